@@ -1,0 +1,174 @@
+"""Input pipeline: seeded, resumable shuffled batches, and a ground-truth sampler."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import numpy as np
+
+from vaejax.data import factors
+from vaejax.data import render as render_lib
+from vaejax.data.dsprites import DSprites, _take_rows
+
+
+def to_float(imgs: np.ndarray) -> np.ndarray:
+    """uint8 0/1 images (N, 64, 64) -> float32 (N, 64, 64, 1)."""
+    return imgs.astype(np.float32)[..., None]
+
+
+class ShuffledBatches:
+    """Shuffled batches of float32 images (B, 64, 64, 1), one permutation per epoch.
+
+    Step ``k`` always holds the same examples for a given seed, so an iterator
+    started at ``start_step=k`` yields exactly the batches an uninterrupted
+    one yields from step ``k`` on. Batches run across epoch boundaries; no
+    example is dropped or repeated within an epoch.
+
+    Args:
+      images: uint8 (N, 64, 64) array (a memory map is fine).
+      batch_size: examples per batch.
+      seed: shuffling seed.
+      start_step: the first step to yield.
+      prefetch: batches prepared ahead in a background thread (0: none).
+    """
+
+    def __init__(self, images: np.ndarray, *, batch_size: int, seed: int,
+                 start_step: int = 0, prefetch: int = 2):
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if start_step < 0:
+            raise ValueError(f"start_step must be >= 0, got {start_step}")
+        if len(images) == 0:
+            raise ValueError("cannot draw batches from an empty image array")
+        self.images = images
+        self.batch_size = batch_size
+        self.seed = seed
+        self.step = start_step  # the next step to yield
+        self._prefetch = prefetch
+        self._perm_cache: dict[int, np.ndarray] = {}
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def permutation(self, epoch: int) -> np.ndarray:
+        """The example order of one epoch, (N,) int64."""
+        if epoch not in self._perm_cache:
+            if len(self._perm_cache) > 2:
+                self._perm_cache.pop(min(self._perm_cache))
+            rng = np.random.default_rng([self.seed, epoch])
+            self._perm_cache[epoch] = rng.permutation(len(self.images))
+        return self._perm_cache[epoch]
+
+    def indices(self, step: int) -> np.ndarray:
+        """Example indices of batch ``step``, (B,) int64."""
+        n = len(self.images)
+        positions = step * self.batch_size + np.arange(self.batch_size)
+        epochs, offsets = np.divmod(positions, n)
+        out = np.empty(self.batch_size, np.int64)
+        for epoch in np.unique(epochs):
+            sel = epochs == epoch
+            out[sel] = self.permutation(int(epoch))[offsets[sel]]
+        return out
+
+    def batch(self, step: int) -> np.ndarray:
+        """Batch ``step`` as float32 (B, 64, 64, 1)."""
+        return to_float(_take_rows(self.images, self.indices(step)))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray:
+        if self._prefetch <= 0:
+            out = self.batch(self.step)
+        else:
+            if self._thread is None:
+                self._start_worker()
+            step, out = self._queue.get()
+            assert step == self.step
+        self.step += 1
+        return out
+
+    def _start_worker(self) -> None:
+        self._queue = queue.Queue(maxsize=self._prefetch)
+        first = self.step
+        # The worker owns its own permutation cache: the main thread may
+        # call indices() concurrently.
+        worker = ShuffledBatches(self.images, batch_size=self.batch_size,
+                                 seed=self.seed, prefetch=0)
+
+        def run():
+            step = first
+            while not self._stop.is_set():
+                item = (step, worker.batch(step))
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                step += 1
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stops the prefetch thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __del__(self):
+        self._stop.set()
+
+
+class GroundTruth:
+    """The dSprites ground-truth simulator for the metrics: factors in, images out.
+
+    Samples factor classes uniformly over the grid (optionally holding one
+    factor at a value) and returns their images, from the data set's
+    ``imgs`` when it holds the whole grid, else from the renderer.
+
+    Args:
+      data: a :class:`DSprites`, or None to draw every image with the renderer.
+    """
+
+    factor_names = factors.FACTOR_NAMES
+    factor_sizes = factors.FACTOR_SIZES
+    # Color has one value; the metrics pick among the factors that vary.
+    varying_factors = tuple(i for i, s in enumerate(factors.FACTOR_SIZES) if s > 1)
+
+    def __init__(self, data: DSprites | None = None):
+        self._data = data if data is not None and data.is_complete else None
+
+    def sample_factors(self, num: int, rng: np.random.Generator, *,
+                       fixed_factor: int | None = None,
+                       fixed_value: int | None = None) -> np.ndarray:
+        """Random factor classes (num, 6) int64.
+
+        With ``fixed_factor`` set, that column takes ``fixed_value`` (or one
+        value drawn at random, shared by all rows).
+        """
+        sizes = np.asarray(self.factor_sizes)
+        classes = rng.integers(0, sizes, size=(num, len(sizes)))
+        if fixed_factor is not None:
+            if not 0 <= fixed_factor < len(sizes):
+                raise ValueError(f"fixed_factor must lie in [0, {len(sizes) - 1}], got {fixed_factor}")
+            if fixed_value is None:
+                fixed_value = int(rng.integers(sizes[fixed_factor]))
+            if not 0 <= fixed_value < sizes[fixed_factor]:
+                raise ValueError(f"fixed_value for factor {self.factor_names[fixed_factor]!r} "
+                                 f"must lie in [0, {sizes[fixed_factor] - 1}], got {fixed_value}")
+            classes[:, fixed_factor] = fixed_value
+        return classes
+
+    def images(self, latents_classes) -> np.ndarray:
+        """Factor classes (N, 6) -> float32 images (N, 64, 64, 1)."""
+        if self._data is not None:
+            return to_float(self._data.images_for(latents_classes))
+        return to_float(render_lib.render(latents_classes))
+
+    def sample(self, num: int, rng: np.random.Generator, **kwargs):
+        """Random factor classes (num, 6) and their float32 images (num, 64, 64, 1)."""
+        classes = self.sample_factors(num, rng, **kwargs)
+        return classes, self.images(classes)
