@@ -6,12 +6,12 @@ from vaejax.data.factors import (FACTOR_BASES, FACTOR_NAMES, FACTOR_SIZES, NUM_I
                                  SHAPE_NAMES, classes_to_index, classes_to_values,
                                  factor_values, index_to_classes)
 from vaejax.data.pipeline import GroundTruth, ShuffledBatches, to_float
-from vaejax.data.render import render
+from vaejax.data.renderer import render, render_values
 
 __all__ = [
     "DataError", "DSprites", "default_cache_dir", "load", "load_hdf5", "load_npz",
     "load_tfds", "simulated", "FACTOR_BASES", "FACTOR_NAMES", "FACTOR_SIZES",
     "NUM_IMAGES", "SHAPE_NAMES", "classes_to_index", "classes_to_values",
     "factor_values", "index_to_classes", "GroundTruth", "ShuffledBatches", "to_float",
-    "render",
+    "render", "render_values",
 ]

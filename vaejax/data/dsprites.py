@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vaejax.data import factors
-from vaejax.data import render as render_lib
+from vaejax.data import renderer as render_lib
 
 _IMG_SHAPE = (factors.IMAGE_SIZE, factors.IMAGE_SIZE)
 _NUM_FACTORS = len(factors.FACTOR_SIZES)

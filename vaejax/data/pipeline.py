@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from vaejax.data import factors
-from vaejax.data import render as render_lib
+from vaejax.data import renderer as render_lib
 from vaejax.data.dsprites import DSprites, _take_rows
 
 
@@ -90,20 +90,22 @@ class ShuffledBatches:
         return out
 
     def _start_worker(self) -> None:
-        self._queue = queue.Queue(maxsize=self._prefetch)
+        self._queue = out = queue.Queue(maxsize=self._prefetch)
+        stop = self._stop
         first = self.step
-        # The worker owns its own permutation cache: the main thread may
-        # call indices() concurrently.
+        # The worker holds no reference to self, so a dropped iterator is
+        # collected and its __del__ stops the thread; it has its own
+        # permutation cache since the main thread may call indices().
         worker = ShuffledBatches(self.images, batch_size=self.batch_size,
                                  seed=self.seed, prefetch=0)
 
         def run():
             step = first
-            while not self._stop.is_set():
+            while not stop.is_set():
                 item = (step, worker.batch(step))
-                while not self._stop.is_set():
+                while not stop.is_set():
                     try:
-                        self._queue.put(item, timeout=0.1)
+                        out.put(item, timeout=0.1)
                         break
                     except queue.Full:
                         continue
@@ -119,7 +121,9 @@ class ShuffledBatches:
             self._thread.join()
 
     def __del__(self):
-        self._stop.set()
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
 
 
 class GroundTruth:

@@ -71,24 +71,54 @@ def render(latents_classes, *, chunk_size: int = 1024) -> np.ndarray:
       chunk_size: images drawn per vectorised chunk (bounds peak memory).
 
     Returns:
-      uint8 array (N, 64, 64) of 0/1, identical to the real file's images up
-      to the fitted geometry; deterministic.
+      uint8 array (N, 64, 64) of 0/1, deterministic.
     """
     classes = factors.check_classes(latents_classes)
-    out = np.zeros((len(classes), factors.IMAGE_SIZE, factors.IMAGE_SIZE), np.uint8)
-    for start in range(0, len(classes), chunk_size):
-        stop = min(start + chunk_size, len(classes))
-        _render_chunk(classes[start:stop], out[start:stop])
+    values = factors.factor_values()
+    return render_values(classes[:, 1], values[2][classes[:, 2]], values[3][classes[:, 3]],
+                         values[4][classes[:, 4]], values[5][classes[:, 5]],
+                         chunk_size=chunk_size)
+
+
+def render_values(shape, scale, orientation, pos_x, pos_y, *,
+                  chunk_size: int = 1024) -> np.ndarray:
+    """Draws sprites at any factor values, on or off the dSprites grid.
+
+    Args:
+      shape: int (N,): 0 square, 1 ellipse, 2 heart.
+      scale: float (N,), 1 is the largest dSprites size; at most 1.
+      orientation: float (N,), radians, counter-clockwise on screen.
+      pos_x, pos_y: float (N,) in [0, 1]; the centre is at
+        ``15.5 + 32 * pos`` pixels (column for x, row for y).
+      chunk_size: images drawn per vectorised chunk.
+
+    Returns:
+      uint8 array (N, 64, 64) of 0/1.
+    """
+    shape = np.asarray(shape).reshape(-1)
+    arrays = [np.broadcast_to(np.asarray(a, np.float64).reshape(-1), shape.shape)
+              for a in (scale, orientation, pos_x, pos_y)]
+    scale, orientation, pos_x, pos_y = arrays
+    if not np.isin(shape, (0, 1, 2)).all():
+        raise ValueError("shape must be 0 (square), 1 (ellipse) or 2 (heart)")
+    if not ((scale > 0) & (scale <= 1)).all():
+        raise ValueError("scale must lie in (0, 1]")
+    if not np.isfinite(orientation).all():
+        raise ValueError("orientation must be finite")
+    for name, pos in (("pos_x", pos_x), ("pos_y", pos_y)):
+        if not ((pos >= 0) & (pos <= 1)).all():
+            raise ValueError(f"{name} must lie in [0, 1]")
+    out = np.zeros((len(shape), factors.IMAGE_SIZE, factors.IMAGE_SIZE), np.uint8)
+    for start in range(0, len(shape), chunk_size):
+        part = slice(start, min(start + chunk_size, len(shape)))
+        _render_chunk(shape[part], scale[part], orientation[part], pos_x[part],
+                      pos_y[part], out[part])
     return out
 
 
-def _render_chunk(classes: np.ndarray, out: np.ndarray) -> None:
-    values = factors.factor_values()
-    scale = values[2][classes[:, 2]]
-    theta = values[3][classes[:, 3]]
-    centre_x = CENTRE_OFFSET_PX + POSITION_SPAN_PX * values[4][classes[:, 4]]
-    centre_y = CENTRE_OFFSET_PX + POSITION_SPAN_PX * values[5][classes[:, 5]]
-
+def _render_chunk(shape, scale, theta, pos_x, pos_y, out: np.ndarray) -> None:
+    centre_x = CENTRE_OFFSET_PX + POSITION_SPAN_PX * pos_x
+    centre_y = CENTRE_OFFSET_PX + POSITION_SPAN_PX * pos_y
     steps = np.arange(_WINDOW)
     col0 = np.floor(centre_x).astype(np.int64) - _HALF_WINDOW
     row0 = np.floor(centre_y).astype(np.int64) - _HALF_WINDOW
@@ -105,8 +135,8 @@ def _render_chunk(classes: np.ndarray, out: np.ndarray) -> None:
 
     window = np.zeros(u.shape, bool)
     for shape_id, inside in enumerate(_INSIDE):
-        sel = np.nonzero(classes[:, 1] == shape_id)[0]
+        sel = np.nonzero(shape == shape_id)[0]
         if sel.size:
             window[sel] = inside(u[sel], v[sel], s[sel])
-    n = np.arange(len(classes))[:, None, None]
+    n = np.arange(len(shape))[:, None, None]
     out[n, rows[:, :, None], cols[:, None, :]] = window
