@@ -9,7 +9,9 @@ works unchanged. Pick a source with a string (see :func:`load`):
   ``~/.cache/vaejax``;
 * ``npz:PATH``: the released ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz``;
 * ``hdf5:PATH``: the released ``.hdf5`` file (needs h5py);
-* ``tfds`` or ``tfds:DATA_DIR``: the tensorflow-datasets ``dsprites`` dataset.
+* ``tfds`` or ``tfds:DATA_DIR``: the tensorflow-datasets ``dsprites`` dataset;
+* ``sample:N``: N distinct random grid images rendered in memory (for tests
+  and quick runs; nothing is written to disk).
 """
 
 from __future__ import annotations
@@ -158,6 +160,16 @@ def simulated(cache_dir: str | os.PathLike | None = None, *,
     return DSprites(imgs, classes, factors.classes_to_values(classes), f"simulated:{path}")
 
 
+def sampled(num: int, *, seed: int = 0) -> DSprites:
+    """``num`` distinct grid images, drawn uniformly and rendered in memory, in file order."""
+    if not 0 < num <= factors.NUM_IMAGES:
+        raise ValueError(f"sample size must lie in [1, {factors.NUM_IMAGES}], got {num}")
+    index = np.sort(np.random.default_rng(seed).choice(factors.NUM_IMAGES, num, replace=False))
+    classes = factors.index_to_classes(index)
+    return DSprites(render_lib.render(classes), classes, factors.classes_to_values(classes),
+                    f"sample:{num}")
+
+
 # --- real files --------------------------------------------------------------
 
 def _validated(imgs, classes, values, source: str) -> DSprites:
@@ -300,7 +312,7 @@ def load_tfds(data_dir: str | None = None, *, split: str = "train",
 def load(source: str = "simulated", *, cache_dir: str | os.PathLike | None = None,
          progress: bool = True) -> DSprites:
     """dSprites from a source string: ``simulated``, ``npz:PATH``, ``hdf5:PATH``,
-    ``tfds`` or ``tfds:DATA_DIR``."""
+    ``tfds``, ``tfds:DATA_DIR`` or ``sample:N``."""
     kind, _, arg = source.partition(":")
     if kind == "simulated" and not arg:
         return simulated(cache_dir, progress=progress)
@@ -310,5 +322,7 @@ def load(source: str = "simulated", *, cache_dir: str | os.PathLike | None = Non
         return load_hdf5(arg)
     if kind == "tfds":
         return load_tfds(arg or None, progress=progress)
+    if kind == "sample" and arg.isdigit():
+        return sampled(int(arg))
     raise ValueError(f"Unknown dSprites source {source!r}; expected 'simulated', "
-                     "'npz:PATH', 'hdf5:PATH', 'tfds' or 'tfds:DATA_DIR'")
+                     "'npz:PATH', 'hdf5:PATH', 'tfds', 'tfds:DATA_DIR' or 'sample:N'")

@@ -1,0 +1,22 @@
+"""Deep fully connected autoencoder (4096-1000-500-250-10 and back), deterministic code."""
+
+from experiments import base
+
+
+def cpu(c):
+    c.num_steps = 15_000
+    c.log_every = 100
+    c.checkpoint_every = 1_000
+    c.name = c.name + ":cpu"
+    return c
+
+
+def get_config(arg=None):
+    c = base.base_config()
+    c.name = "autoencoder"
+    c.architecture = "deep_fc"
+    c.objective = "autoencoder"
+    c.optimizer = "adam"
+    c.learning_rate = 1e-3
+    c.num_steps = 100_000
+    return base.apply_variant(c, arg, dict(cpu=cpu))

@@ -1,0 +1,67 @@
+"""Defaults shared by every config, and the :smoke variant."""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Every field a run reads; configs override what differs."""
+    c = ml_collections.ConfigDict()
+    c.name = "run"
+    c.seed = 0  # parameters and sampling
+    c.data_seed = 0  # batch order
+    # 'simulated', 'npz:PATH', 'hdf5:PATH', 'tfds', 'tfds:DATA_DIR', 'sample:N'.
+    c.data_source = "simulated"
+
+    c.architecture = "fc"  # fc | conv | deep_fc | linear
+    c.latents = 10
+    c.objective = "beta_vae"  # autoencoder | beta_vae | capacity
+    c.likelihood = "bernoulli"  # bernoulli | gaussian (autoencoder only)
+    c.beta = 1.0
+    c.beta_warmup_steps = 0  # beta ramps linearly from 0 over these steps
+    c.gamma = 1000.0  # capacity objective (Burgess et al. 2018)
+    c.capacity_max = 25.0
+    c.capacity_steps = 100_000
+    c.corruption = "none"  # none | masking | salt_and_pepper
+    c.corruption_rate = 0.0
+
+    c.optimizer = "adam"  # adam | adagrad | sgd
+    c.learning_rate = 1e-4
+    c.lr_warmup_steps = 0
+    c.grad_clip_norm = 0.0  # 0: no clipping
+    c.batch_size = 64
+    c.num_steps = 300_000
+
+    c.log_every = 100
+    c.checkpoint_every = 5_000
+    c.keep_checkpoints = 3
+    return c
+
+
+def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Seconds-long run on 2,048 images rendered in memory (for tests)."""
+    c.data_source = "sample:2048"
+    c.batch_size = 16
+    c.num_steps = 30
+    c.log_every = 5
+    c.checkpoint_every = 10
+    c.keep_checkpoints = 2
+    c.name = c.name + ":smoke"
+    return c
+
+
+def apply_variant(c, arg, variants):
+    """Applies the comma-separated variants in ``arg`` (None or '' for none).
+
+    Scale variants (``cpu``, then ``smoke``) apply after the others, so
+    ``cpu,conv`` and ``conv,cpu`` mean the same.
+    """
+    variants = dict(variants, smoke=smoke)
+    parts = [p for p in (arg or "").split(",") if p]
+    for part in parts:
+        if part not in variants:
+            raise ValueError(f"unknown config variant {part!r}; expected one of "
+                             f"{sorted(variants)}")
+    late = ("cpu", "smoke")
+    for part in sorted(parts, key=lambda p: late.index(p) + 1 if p in late else 0):
+        c = variants[part](c)
+    return c

@@ -1,0 +1,27 @@
+"""Capacity-annealed beta-VAE (Burgess et al. 2018): rec + gamma * |KL - C|,
+C rising linearly from 0 to 25 nats over 100,000 steps; convolutional model."""
+
+from experiments import base
+
+
+def cpu(c):
+    c.learning_rate = 5e-4
+    c.num_steps = 12_000
+    c.capacity_steps = 10_000
+    c.log_every = 100
+    c.checkpoint_every = 1_000
+    c.name = c.name + ":cpu"
+    return c
+
+
+def get_config(arg=None):
+    c = base.base_config()
+    c.name = "beta_vae_capacity"
+    c.architecture = "conv"
+    c.objective = "capacity"
+    c.gamma = 1000.0
+    c.capacity_max = 25.0
+    c.capacity_steps = 100_000
+    c.optimizer = "adam"
+    c.learning_rate = 5e-4
+    return base.apply_variant(c, arg, dict(cpu=cpu))

@@ -1,0 +1,151 @@
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vaejax import losses
+
+
+def test_import_needs_no_flax_optax_or_tfds():
+    code = ("import sys, vaejax.losses; "
+            "bad = [m for m in ('flax', 'optax', 'tensorflow_datasets', 'tensorflow') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kl_known_values():
+    mean = jnp.array([[0.0, 1.0, 2.0]])
+    logvar = jnp.array([[0.0, 0.0, jnp.log(4.0)]])
+    # 0.5 * (mu^2 + s^2 - log s^2 - 1): 0, 0.5, 0.5 * (4 + 4 - log 4 - 1)
+    expected = np.array([[0.0, 0.5, 0.5 * (7 - np.log(4.0))]])
+    np.testing.assert_allclose(losses.kl_per_dimension(mean, logvar), expected, rtol=1e-6)
+    np.testing.assert_allclose(losses.kl_diagonal_gaussian(mean, logvar), expected.sum(1), rtol=1e-6)
+
+
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    zeros = jnp.zeros((4, 10))
+    np.testing.assert_allclose(losses.kl_diagonal_gaussian(zeros, zeros), 0.0, atol=1e-7)
+    rng = np.random.default_rng(0)
+    mean, logvar = rng.normal(size=(2, 100, 10)).astype(np.float32)
+    assert (losses.kl_diagonal_gaussian(mean, logvar) > 0).all()
+
+
+def test_kl_matches_monte_carlo():
+    mean = jnp.array([[0.5, -1.0, 0.0]])
+    logvar = jnp.array([[-1.0, 0.5, 1.2]])
+    z = losses.reparameterize(jax.random.key(0), jnp.repeat(mean, 400_000, 0),
+                              jnp.repeat(logvar, 400_000, 0))
+    sd = np.exp(0.5 * np.asarray(logvar))
+    log_q = -0.5 * ((z - mean) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
+    log_p = -0.5 * z ** 2 - 0.5 * np.log(2 * np.pi)
+    mc = np.mean(np.sum(log_q - log_p, axis=1))
+    assert mc == pytest.approx(float(losses.kl_diagonal_gaussian(mean, logvar)[0]), abs=0.01)
+
+
+def test_bernoulli_matches_direct_formula():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(3, 4, 4, 1)).astype(np.float64) * 3
+    targets = rng.integers(0, 2, size=logits.shape).astype(np.float64)
+    p = 1 / (1 + np.exp(-logits))
+    direct = np.sum(targets * np.log(p) + (1 - targets) * np.log(1 - p), axis=(1, 2, 3))
+    np.testing.assert_allclose(losses.bernoulli_log_likelihood(jnp.asarray(logits, jnp.float32),
+                                                               jnp.asarray(targets, jnp.float32)),
+                               direct, rtol=1e-5)
+
+
+def test_bernoulli_is_finite_at_extreme_logits():
+    logits = jnp.array([[100.0, -100.0, 100.0, -100.0]])
+    targets = jnp.array([[1.0, 0.0, 0.0, 1.0]])
+    ll = losses.bernoulli_log_likelihood(logits, targets)
+    assert np.isfinite(ll).all()
+    np.testing.assert_allclose(ll, [-200.0], rtol=1e-6)  # two confident mistakes
+    grad = jax.grad(lambda l: losses.bernoulli_log_likelihood(l, targets).sum())(logits)
+    assert np.isfinite(grad).all()
+
+
+def test_gaussian_log_likelihood():
+    mean = jnp.array([[0.0, 1.0]])
+    x = jnp.array([[1.0, 1.0]])
+    expected = -0.5 * 1.0 - 2 * 0.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(losses.gaussian_log_likelihood(mean, x), [expected], rtol=1e-6)
+    ls = np.log(2.0)
+    expected = -0.5 * 0.25 - 2 * (ls + 0.5 * np.log(2 * np.pi))
+    np.testing.assert_allclose(losses.gaussian_log_likelihood(mean, x, log_scale=ls), [expected],
+                               rtol=1e-6)
+
+
+def test_reparameterize_statistics_and_gradients():
+    mean = jnp.full((200_000, 2), jnp.array([1.0, -2.0]))
+    logvar = jnp.full((200_000, 2), jnp.array([0.0, jnp.log(0.25)]))
+    z = losses.reparameterize(jax.random.key(3), mean, logvar)
+    np.testing.assert_allclose(z.mean(0), [1.0, -2.0], atol=0.01)
+    np.testing.assert_allclose(z.std(0), [1.0, 0.5], rtol=0.01)
+    m, lv = jnp.array([[0.3]]), jnp.array([[0.4]])
+    key = jax.random.key(4)
+    eps = (losses.reparameterize(key, m, lv) - m) / jnp.exp(0.5 * lv)
+    g_mean, g_logvar = jax.grad(lambda a, b: losses.reparameterize(key, a, b).sum(),
+                                argnums=(0, 1))(m, lv)
+    np.testing.assert_allclose(g_mean, 1.0)
+    np.testing.assert_allclose(g_logvar, 0.5 * jnp.exp(0.5 * lv) * eps, rtol=1e-6)
+
+
+def _vae_inputs(seed=0, batch=4, dims=5):
+    rng = np.random.default_rng(seed)
+    logits = jnp.asarray(rng.normal(size=(batch, 8, 8, 1)), jnp.float32)
+    targets = jnp.asarray(rng.integers(0, 2, size=(batch, 8, 8, 1)), jnp.float32)
+    mean = jnp.asarray(rng.normal(size=(batch, dims)), jnp.float32)
+    logvar = jnp.asarray(rng.normal(size=(batch, dims)) * 0.3, jnp.float32)
+    return logits, targets, mean, logvar
+
+
+def test_beta_one_is_the_negative_elbo():
+    logits, targets, mean, logvar = _vae_inputs()
+    terms = losses.beta_elbo(logits, targets, mean, logvar, beta=1.0)
+    p = jax.nn.sigmoid(logits)
+    log_px = jnp.sum(targets * jnp.log(p) + (1 - targets) * jnp.log1p(-p), axis=(1, 2, 3))
+    var = jnp.exp(logvar)
+    kl = 0.5 * jnp.sum(mean ** 2 + var - logvar - 1, axis=1)
+    np.testing.assert_allclose(terms.loss, -(log_px - kl), rtol=1e-5)
+    beta4 = losses.beta_elbo(logits, targets, mean, logvar, beta=4.0)
+    np.testing.assert_allclose(beta4.loss, terms.reconstruction + 4 * terms.kl, rtol=1e-6)
+    np.testing.assert_allclose(terms.kl_per_dimension.sum(1), terms.kl, rtol=1e-6)
+    assert terms.kl_per_dimension.shape == (4, 5)
+
+
+def test_capacity_objective_and_schedule():
+    logits, targets, mean, logvar = _vae_inputs(1)
+    terms = losses.capacity_elbo(logits, targets, mean, logvar, gamma=1000.0, capacity=3.0)
+    np.testing.assert_allclose(terms.loss, terms.reconstruction + 1000 * jnp.abs(terms.kl - 3.0),
+                               rtol=1e-6)
+    sched = [float(losses.linear_capacity(s, max_capacity=25.0, num_steps=100))
+             for s in (0, 50, 100, 200)]
+    assert sched == pytest.approx([0.0, 12.5, 25.0, 25.0])
+
+
+def test_losses_under_jit_vmap_and_grad():
+    logits, targets, mean, logvar = _vae_inputs(2)
+    f = lambda *a: losses.beta_elbo(*a, beta=4.0).loss
+    np.testing.assert_allclose(jax.jit(f)(logits, targets, mean, logvar),
+                               f(logits, targets, mean, logvar), rtol=1e-6)
+    # vmap over the batch of single-example batches gives the same values.
+    single = lambda l, t, m, v: f(l[None], t[None], m[None], v[None])[0]
+    np.testing.assert_allclose(jax.vmap(single)(logits, targets, mean, logvar),
+                               f(logits, targets, mean, logvar), rtol=1e-5)
+    grads = jax.grad(lambda *a: f(*a).sum(), argnums=(0, 2, 3))(logits, targets, mean, logvar)
+    # d KL / d mean = beta * mean.
+    np.testing.assert_allclose(grads[1], 4.0 * mean, rtol=1e-5)
+    for g in grads:
+        assert np.isfinite(g).all()
+    g = jax.grad(lambda m: losses.gaussian_log_likelihood(m, targets).sum())(logits)
+    np.testing.assert_allclose(g, targets - logits, rtol=1e-5)
+
+
+def test_shape_mismatch_is_named():
+    with pytest.raises(ValueError, match="logits and targets"):
+        losses.bernoulli_log_likelihood(jnp.zeros((2, 3)), jnp.zeros((2, 4)))
+    with pytest.raises(ValueError, match="mean and logvar"):
+        losses.kl_diagonal_gaussian(jnp.zeros((2, 3)), jnp.zeros((2, 4)))

@@ -1,0 +1,223 @@
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vaejax import checkpoint, train
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE_CONFIGS = ["autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
+                 "beta_vae", "beta_vae:conv", "beta_vae_capacity"]
+
+
+def get_config(spec):
+    name, _, arg = spec.partition(":")
+    return importlib.import_module(f"experiments.{name}").get_config(arg)
+
+
+def _metrics(workdir):
+    return [json.loads(l) for l in (Path(workdir) / "metrics.jsonl").read_text().splitlines()]
+
+
+def _params(workdir):
+    return train.load_state(workdir)[2].params
+
+
+def _assert_trees_equal(a, b):
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.parametrize("spec", SMOKE_CONFIGS)
+def test_smoke_configs_lower_the_loss(spec, tmp_path):
+    config = get_config(spec + ",smoke" if ":" in spec else spec + ":smoke")
+    train.train_and_evaluate(config, tmp_path, progress=False)
+    m = _metrics(tmp_path)
+    assert [r["step"] for r in m] == [5, 10, 15, 20, 25, 30]
+    assert m[-1]["loss"] < m[0]["loss"], (m[0]["loss"], m[-1]["loss"])
+    if config.objective != "autoencoder":
+        assert len(m[-1]["kl_per_dim"]) == config.latents
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()
+                  if p.name.isdigit()) == ["20", "30"]
+    assert list((tmp_path / "tensorboard").iterdir())
+    assert checkpoint.load_config(tmp_path).name == config.name
+
+
+def test_train_step_compiles_once(monkeypatch):
+    traces = []
+    real = train.loss_fn
+    monkeypatch.setattr(train, "loss_fn", lambda *a: (traces.append(1), real(*a))[1])
+    config = get_config("vae:smoke")
+    config.unlock()
+    config.architecture = "deep_fc"
+    model, tx = train.make_model(config), train.make_optimizer(config)
+    state = train.create_train_state(config, model, tx)
+    step = train.make_train_step(config, model, tx)
+    batch = jnp.zeros((16, 64, 64, 1))
+    for i in range(6):
+        state, metrics = step(state, batch + i / 10)
+    assert int(state.step) == 6
+    assert len(traces) == 1
+
+
+def test_stop_and_resume_gives_identical_parameters(tmp_path):
+    config = get_config("beta_vae:smoke")
+    train.train_and_evaluate(config, tmp_path / "straight", progress=False)
+    first = get_config("beta_vae:smoke")
+    first.num_steps = 20
+    train.train_and_evaluate(first, tmp_path / "resumed", progress=False)
+    assert checkpoint.Checkpoints(tmp_path / "resumed" / "checkpoints").steps() == [10, 20]
+    state = train.train_and_evaluate(config, tmp_path / "resumed", progress=False)
+    assert int(state.step) == 30
+    _assert_trees_equal(_params(tmp_path / "straight"), _params(tmp_path / "resumed"))
+
+
+def _run_cli(workdir, *overrides, **kwargs):
+    cmd = [sys.executable, "-m", "experiments.run", "--config", "experiments/vae.py:smoke",
+           "--workdir", str(workdir), *overrides]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, **kwargs)
+
+
+def test_sigkill_and_restart_gives_identical_parameters(tmp_path):
+    overrides = ["--config.num_steps=40", "--config.checkpoint_every=4",
+                 "--config.architecture=deep_fc"]
+    straight = _run_cli(tmp_path / "straight", *overrides)
+    killed = _run_cli(tmp_path / "killed", *overrides)
+    ckpt_dir = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and killed.poll() is None:
+        if ckpt_dir.exists() and any(p.name.isdigit() and int(p.name) >= 12
+                                     for p in ckpt_dir.iterdir()):
+            break
+        time.sleep(0.05)
+    assert killed.poll() is None, "the run finished before it could be killed"
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    saved = checkpoint.Checkpoints(ckpt_dir).steps()
+    assert saved and max(saved) < 40
+    restarted = _run_cli(tmp_path / "killed", *overrides)
+    for proc in (straight, restarted):
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+    _assert_trees_equal(_params(tmp_path / "straight"), _params(tmp_path / "killed"))
+
+
+def test_unknown_override_names_the_field(tmp_path):
+    proc = _run_cli(tmp_path, "--config.betaa=3")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "betaa" in out
+
+
+def test_bad_config_value_names_the_field(tmp_path):
+    config = get_config("vae:smoke")
+    config.optimizer = "adamw"
+    with pytest.raises(ValueError, match="config.optimizer"):
+        train.train_and_evaluate(config, tmp_path, progress=False)
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    real = train.loss_fn
+
+    def poisoned(params, model, config, images, key, step):
+        loss, metrics = real(params, model, config, images, key, step)
+        bad = jnp.where(step >= 13, jnp.nan, 0.0)  # step counts from 0
+        return loss + bad, dict(metrics, loss=metrics["loss"] + bad)
+
+    monkeypatch.setattr(train, "loss_fn", poisoned)
+    config = get_config("vae:smoke")
+    config.architecture = "deep_fc"
+    with pytest.raises(train.NonFiniteLossError, match=r"at step 14 .*step 10\)"):
+        train.train_and_evaluate(config, tmp_path, progress=False)
+    assert checkpoint.Checkpoints(tmp_path / "checkpoints").steps() == [10]
+    assert int(train.load_state(tmp_path)[2].step) == 10
+
+
+def test_restore_into_another_architecture_names_the_mismatch(tmp_path):
+    config = get_config("vae:smoke")
+    config.num_steps = 10
+    train.train_and_evaluate(config, tmp_path, progress=False)
+    other = get_config("vae:smoke")
+    other.architecture = "conv"
+    with pytest.raises(checkpoint.CheckpointError, match="another architecture|shape"):
+        train.train_and_evaluate(other, tmp_path, progress=False)
+    wider = get_config("vae:smoke")
+    wider.latents = 12
+    with pytest.raises(checkpoint.CheckpointError, match=r"'decoder/Dense_0/kernel' of shape \(10, 1200\).*\(12, 1200\)"):
+        train.load_state(tmp_path, wider)
+
+
+def test_corrupt_latest_checkpoint_falls_back(tmp_path):
+    config = get_config("vae:smoke")
+    config.architecture = "deep_fc"
+    config.num_steps = 20
+    train.train_and_evaluate(config, tmp_path, progress=False)
+    latest = tmp_path / "checkpoints" / "20"
+    for f in latest.rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"\0garbage")
+    with pytest.warns(UserWarning, match="checkpoint step 20 .* unreadable"):
+        _, _, state = train.load_state(tmp_path)
+    assert int(state.step) == 10
+    assert (tmp_path / "checkpoints" / "20.corrupt").exists()
+    # Training resumes from step 10 and saves step 20 again.
+    state = train.train_and_evaluate(config, tmp_path, progress=False)
+    assert int(state.step) == 20
+    assert checkpoint.Checkpoints(tmp_path / "checkpoints").steps() == [10, 20]
+
+
+def test_linear_autoencoder_learns_the_pca_subspace():
+    rng = np.random.default_rng(0)
+    k, n = 3, 512
+    basis = np.linalg.qr(rng.normal(size=(4096, k)))[0]
+    coeffs = rng.normal(size=(n, k)) * np.array([3.0, 2.0, 1.0])
+    x = coeffs @ basis.T + 0.5 + 0.01 * rng.normal(size=(n, 4096))
+    x = x.astype(np.float32)
+    top = np.linalg.svd(x - x.mean(0), full_matrices=False)[2][:k].T  # (4096, k)
+
+    config = get_config("autoencoder:smoke")
+    config.architecture, config.latents, config.likelihood = "linear", k, "gaussian"
+    config.learning_rate = 3e-3
+    model, tx = train.make_model(config), train.make_optimizer(config)
+    state = train.create_train_state(config, model, tx)
+    step = train.make_train_step(config, model, tx)
+    batch = x.reshape(n, 64, 64, 1)
+    for _ in range(1500):
+        state, metrics = step(state, batch)
+    decoder = np.asarray(state.params["decoder"]["Dense_0"]["kernel"]).T  # (4096, k)
+    q = np.linalg.qr(decoder)[0]
+    cosines = np.linalg.svd(top.T @ q, compute_uv=False)
+    angles = np.degrees(np.arccos(np.clip(cosines, -1, 1)))
+    assert angles.max() < 3.0, angles
+
+
+def test_denoising_autoencoder_beats_the_corrupted_input(tmp_path):
+    config = get_config("denoising_autoencoder:smoke")
+    config.architecture = "deep_fc"
+    config.data_source = "sample:64"
+    config.batch_size = 64
+    config.num_steps = 400
+    config.log_every = config.checkpoint_every = 400
+    state = train.train_and_evaluate(config, tmp_path, progress=False)
+    model = train.make_model(config)
+    data = train.load_data(config)
+    clean = jnp.asarray(data.imgs[..., None], jnp.float32)
+    from vaejax.data import corruptions
+    noisy = corruptions.salt_and_pepper(jax.random.key(99), clean, rate=config.corruption_rate)
+    denoised = jax.nn.sigmoid(model.apply({"params": state.params}, noisy)["logits"]) > 0.5
+    err_denoised = float(jnp.mean(denoised != (clean > 0.5)))
+    err_noisy = float(jnp.mean(noisy != clean))
+    err_blank = float(jnp.mean(clean))  # an all-black guess
+    assert err_denoised < 0.5 * min(err_noisy, err_blank), (err_denoised, err_noisy, err_blank)

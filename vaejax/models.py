@@ -1,0 +1,167 @@
+"""Encoders and decoders for the autoencoder family (Flax linen, applied as pure functions).
+
+Images are float32 (B, 64, 64, 1); decoders return logits of the same shape.
+Variational encoders return ``(mean, logvar)``, each (B, D); deterministic
+ones return the code (B, D).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vaejax import losses
+
+IMAGE_SHAPE = (64, 64, 1)
+
+
+def _check_images(x: jax.Array) -> None:
+    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"images must have shape (B, 64, 64, 1), got {x.shape}")
+
+
+class _Heads(nn.Module):
+    """Linear code head(s): (mean, logvar) when variational, else the code."""
+
+    latents: int
+    variational: bool
+
+    @nn.compact
+    def __call__(self, h):
+        if self.variational:
+            return nn.Dense(self.latents, name="mean")(h), nn.Dense(self.latents, name="logvar")(h)
+        return nn.Dense(self.latents, name="code")(h)
+
+
+class FCEncoder(nn.Module):
+    """Fully connected encoder: 4096 - hidden (ReLU) - heads (Higgins et al. 2017: 1200, 1200)."""
+
+    latents: int = 10
+    hidden: Sequence[int] = (1200, 1200)
+    variational: bool = True
+
+    @nn.compact
+    def __call__(self, x):
+        _check_images(x)
+        h = x.reshape(x.shape[0], -1)
+        for width in self.hidden:
+            h = nn.relu(nn.Dense(width)(h))
+        return _Heads(self.latents, self.variational)(h)
+
+
+class FCDecoder(nn.Module):
+    """Fully connected decoder: z - hidden - 4096 logits (Higgins et al.: 1200 x 3, tanh)."""
+
+    hidden: Sequence[int] = (1200, 1200, 1200)
+    activation: str = "tanh"
+
+    @nn.compact
+    def __call__(self, z):
+        act = getattr(nn, self.activation)
+        h = z
+        for width in self.hidden:
+            h = act(nn.Dense(width)(h))
+        logits = nn.Dense(IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2])(h)
+        return logits.reshape((z.shape[0],) + IMAGE_SHAPE)
+
+
+class ConvEncoder(nn.Module):
+    """The standard convolutional encoder (disentanglement_lib): conv 32, 32 (4x4),
+    64, 64 (2x2), all stride 2, 'same' padding, ReLU; dense 256; heads."""
+
+    latents: int = 10
+    variational: bool = True
+
+    @nn.compact
+    def __call__(self, x):
+        _check_images(x)
+        h = x
+        for features, kernel in ((32, 4), (32, 4), (64, 2), (64, 2)):
+            h = nn.relu(nn.Conv(features, (kernel, kernel), strides=2, padding="SAME")(h))
+        h = h.reshape(h.shape[0], -1)  # 4 x 4 x 64 = 1024
+        h = nn.relu(nn.Dense(256)(h))
+        return _Heads(self.latents, self.variational)(h)
+
+
+class ConvDecoder(nn.Module):
+    """The standard convolutional decoder: dense 256, 1024, reshape 4x4x64,
+    transposed conv 64, 32, 32, 1 (4x4, stride 2, 'same'), ReLU between."""
+
+    @nn.compact
+    def __call__(self, z):
+        h = nn.relu(nn.Dense(256)(z))
+        h = nn.relu(nn.Dense(1024)(h))
+        h = h.reshape(z.shape[0], 4, 4, 64)
+        for features in (64, 32, 32):
+            h = nn.relu(nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")(h))
+        return nn.ConvTranspose(1, (4, 4), strides=(2, 2), padding="SAME")(h)
+
+
+class Autoencoder(nn.Module):
+    """An encoder and a decoder. Variational when the encoder is.
+
+    ``__call__(x, key)`` returns a dict: ``logits`` (B, 64, 64, 1), ``code``
+    (B, D; the posterior mean for a VAE), and for a VAE ``mean``, ``logvar``
+    and the sample ``z``. ``key`` is needed only by a VAE.
+    """
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    @property
+    def variational(self) -> bool:
+        return bool(getattr(self.encoder, "variational", False))
+
+    def __call__(self, x, key=None):
+        if self.variational:
+            mean, logvar = self.encoder(x)
+            if key is None:
+                raise ValueError("a variational autoencoder needs a PRNG key to sample z")
+            z = losses.reparameterize(key, mean, logvar)
+            return dict(logits=self.decoder(z), code=mean, mean=mean, logvar=logvar, z=z)
+        code = self.encoder(x)
+        return dict(logits=self.decoder(code), code=code)
+
+    def encode(self, x):
+        """Images (B, 64, 64, 1) -> codes (B, D): the posterior mean for a VAE."""
+        out = self.encoder(x)
+        return out[0] if self.variational else out
+
+    def decode(self, z):
+        """Codes (B, D) -> logits (B, 64, 64, 1)."""
+        return self.decoder(z)
+
+
+ARCHITECTURES = ("fc", "conv", "deep_fc", "linear")
+
+
+def build(architecture: str, *, latents: int, variational: bool) -> Autoencoder:
+    """The named architecture.
+
+    * ``fc``: Higgins et al. 2017 (4096-1200-1200 ReLU encoder; 1200 x 3 tanh decoder).
+    * ``conv``: the standard convolutional model.
+    * ``deep_fc``: a deep fully connected autoencoder, 4096-1000-500-250-D and
+      back (ReLU), as in Hinton & Salakhutdinov (2006).
+    * ``linear``: one linear layer each way (with squared error, it spans the
+      principal subspace).
+    """
+    if architecture == "fc":
+        return Autoencoder(FCEncoder(latents, (1200, 1200), variational),
+                           FCDecoder((1200, 1200, 1200), "tanh"))
+    if architecture == "conv":
+        return Autoencoder(ConvEncoder(latents, variational), ConvDecoder())
+    if architecture == "deep_fc":
+        return Autoencoder(FCEncoder(latents, (1000, 500, 250), variational),
+                           FCDecoder((250, 500, 1000), "relu"))
+    if architecture == "linear":
+        return Autoencoder(FCEncoder(latents, (), variational), FCDecoder((), "relu"))
+    raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
+
+
+def init_params(model: Autoencoder, key: jax.Array):
+    """Initial parameters for (1, 64, 64, 1) images."""
+    init_key, sample_key = jax.random.split(key)
+    return model.init(init_key, jnp.zeros((1,) + IMAGE_SHAPE, jnp.float32), sample_key)["params"]

@@ -1,0 +1,286 @@
+"""Training: train state, a jit-compiled train step, and the loop with logging and checkpoints.
+
+The step's randomness is ``fold_in(state.key, state.step)``, and batch ``k``
+is fixed by the data seed and ``k``, so a run resumed from a checkpoint
+continues exactly as if it had not stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from vaejax import checkpoint as checkpoint_lib
+from vaejax import losses, models
+from vaejax.data import corruptions, dsprites, pipeline
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything a run needs to continue: step (int32 scalar; also the data
+    position, since batch k depends only on the data seed and k), params,
+    optimizer state and a typed PRNG key."""
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    key: jax.Array
+
+
+OBJECTIVES = ("autoencoder", "beta_vae", "capacity")
+LIKELIHOODS = ("bernoulli", "gaussian")
+CORRUPTIONS = ("none", "masking", "salt_and_pepper")
+OPTIMIZERS = ("adam", "adagrad", "sgd")
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError naming the first field with a bad value."""
+    choices = dict(objective=OBJECTIVES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
+                   optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES)
+    for field, allowed in choices.items():
+        if config[field] not in allowed:
+            raise ValueError(f"config.{field} must be one of {allowed}, got {config[field]!r}")
+    for field in ("batch_size", "num_steps", "latents", "log_every", "checkpoint_every",
+                  "keep_checkpoints"):
+        if int(config[field]) <= 0:
+            raise ValueError(f"config.{field} must be positive, got {config[field]}")
+    if config.learning_rate <= 0:
+        raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
+    if config.objective == "autoencoder" and config.likelihood not in LIKELIHOODS:
+        raise ValueError(f"config.likelihood must be one of {LIKELIHOODS}")
+    if config.objective != "autoencoder" and config.likelihood != "bernoulli":
+        raise ValueError("the VAE objectives use a Bernoulli decoder: set config.likelihood='bernoulli'")
+
+
+def make_model(config) -> models.Autoencoder:
+    return models.build(config.architecture, latents=config.latents,
+                        variational=config.objective != "autoencoder")
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+    lr: Any = config.learning_rate
+    if config.get("lr_warmup_steps", 0):
+        lr = optax.linear_schedule(0.0, config.learning_rate, config.lr_warmup_steps)
+    opt = dict(adam=optax.adam, adagrad=optax.adagrad, sgd=optax.sgd)[config.optimizer](lr)
+    if config.get("grad_clip_norm", 0):
+        opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
+    return opt
+
+
+def create_train_state(config, model, tx) -> TrainState:
+    key = jax.random.key(config.seed)
+    init_key, train_key = jax.random.split(key)
+    params = models.init_params(model, init_key)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state=tx.init(params), key=train_key)
+
+
+def beta_at(config, step):
+    """beta, ramped linearly from 0 over ``beta_warmup_steps`` when that is set."""
+    warmup = config.get("beta_warmup_steps", 0)
+    if not warmup:
+        return jnp.float32(config.beta)
+    return config.beta * jnp.clip(step.astype(jnp.float32) / warmup, 0.0, 1.0)
+
+
+def _corrupt(config, key, images):
+    if config.corruption == "masking":
+        return corruptions.masking_noise(key, images, rate=config.corruption_rate)
+    if config.corruption == "salt_and_pepper":
+        return corruptions.salt_and_pepper(key, images, rate=config.corruption_rate)
+    return images
+
+
+def loss_fn(params, model, config, images, key, step):
+    """Mean loss over the batch and per-batch metrics."""
+    sample_key, corrupt_key = jax.random.split(key)
+    inputs = _corrupt(config, corrupt_key, images)
+    out = model.apply({"params": params}, inputs, sample_key)
+    if config.objective == "autoencoder":
+        if config.likelihood == "bernoulli":
+            rec = -losses.bernoulli_log_likelihood(out["logits"], images)
+        else:  # squared error: -log N(x; mean, 1) without its constant
+            rec = 0.5 * jnp.sum(jnp.square(out["logits"] - images), axis=(1, 2, 3))
+        loss = jnp.mean(rec)
+        return loss, dict(loss=loss, reconstruction=loss)
+    if config.objective == "beta_vae":
+        beta = beta_at(config, step)
+        terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=beta)
+        extra = dict(beta=beta)
+    else:
+        capacity = losses.linear_capacity(step, max_capacity=config.capacity_max,
+                                          num_steps=config.capacity_steps)
+        terms = losses.capacity_elbo(out["logits"], images, out["mean"], out["logvar"],
+                                     gamma=config.gamma, capacity=capacity)
+        extra = dict(capacity=capacity)
+    loss = jnp.mean(terms.loss)
+    return loss, dict(loss=loss, reconstruction=jnp.mean(terms.reconstruction),
+                      kl=jnp.mean(terms.kl),
+                      kl_per_dim=jnp.mean(terms.kl_per_dimension, axis=0), **extra)
+
+
+def make_train_step(config, model, tx) -> Callable:
+    """``train_step(state, batch) -> (state, metrics)``, jit-compiled, state donated.
+
+    batch: float32 (B, 64, 64, 1) images in [0, 1].
+    """
+
+    def train_step(state: TrainState, batch):
+        key = jax.random.fold_in(state.key, state.step)
+        grads, metrics = jax.grad(
+            lambda p: loss_fn(p, model, config, batch, key, state.step), has_aux=True)(
+                state.params)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+    return jax.jit(train_step, donate_argnums=0)
+
+
+def load_data(config) -> dsprites.DSprites:
+    return dsprites.load(config.data_source)
+
+
+class MetricWriter:
+    """Writes scalars to ``workdir/metrics.jsonl`` and TensorBoard event files."""
+
+    def __init__(self, workdir: Path):
+        from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+
+        self._jsonl = open(workdir / "metrics.jsonl", "a", encoding="utf-8")
+        self._tb = SummaryWriter(str(workdir / "tensorboard"))
+
+    def write(self, step: int, metrics: dict[str, Any]) -> None:
+        record = {"step": step}
+        for name, value in metrics.items():
+            value = np.asarray(value)
+            if value.ndim == 0:
+                record[name] = float(value)
+                self._tb.add_scalar(name, float(value), step)
+            else:
+                record[name] = value.tolist()
+                for i, v in enumerate(value):
+                    self._tb.add_scalar(f"{name}/{i}", float(v), step)
+        self._jsonl.write(json.dumps(record) + "\n")
+        self._jsonl.flush()
+        self._tb.flush()
+
+    def close(self) -> None:
+        self._jsonl.close()
+        self._tb.close()
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or Inf."""
+
+
+def _state_tree(state: TrainState) -> dict:
+    return dict(step=state.step, params=state.params, opt_state=state.opt_state, key=state.key)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *,
+                       progress: bool = True) -> TrainState:
+    """Trains per ``config`` in ``workdir``, resuming from its latest checkpoint.
+
+    Returns the final train state.
+    """
+    validate_config(config)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    checkpoint_lib.save_config(workdir, config)
+
+    model, tx = make_model(config), make_optimizer(config)
+    state = create_train_state(config, model, tx)
+    ckpts = checkpoint_lib.Checkpoints(workdir / "checkpoints",
+                                       max_to_keep=config.keep_checkpoints)
+    restored = ckpts.restore_latest(_state_tree(state))
+    if restored is not None:
+        state = TrainState(**restored[1])
+    start = int(state.step)
+    if start >= config.num_steps:
+        ckpts.close()
+        return state
+
+    data = load_data(config)
+    batches = pipeline.ShuffledBatches(data.imgs, batch_size=config.batch_size,
+                                       seed=config.data_seed, start_step=start)
+    train_step = make_train_step(config, model, tx)
+    writer = MetricWriter(workdir)
+    pending: list[dict] = []
+    last_saved = restored[0] if restored else None
+
+    def flush(step: int) -> None:
+        """Checks pending losses are finite, logs their mean."""
+        if not pending:
+            return
+        host = jax.device_get(pending)
+        first_step = step - len(host) + 1
+        for i, m in enumerate(host):
+            if not np.isfinite(m["loss"]):
+                kept = (f"the last good checkpoint (step {last_saved}) is kept in {ckpts.directory}"
+                        if last_saved is not None else "no checkpoint had been saved")
+                raise NonFiniteLossError(
+                    f"loss is {m['loss']} at step {first_step + i} (counting from 1); "
+                    f"stopping, {kept}")
+        mean = jax.tree_util.tree_map(lambda *xs: np.mean(np.stack(xs), axis=0), *host)
+        mean["steps_per_second"] = len(host) / max(time.perf_counter() - window_start[0], 1e-9)
+        writer.write(step, mean)
+        bar.set_postfix(loss=f"{mean['loss']:.2f}", steps_per_s=f"{mean['steps_per_second']:.1f}")
+        pending.clear()
+        window_start[0] = time.perf_counter()
+
+    window_start = [time.perf_counter()]
+    try:
+        with tqdm(total=config.num_steps, initial=start, disable=not progress,
+                  desc=config.get("name", "train"), unit="step") as bar:
+            for step in range(start + 1, config.num_steps + 1):
+                state, metrics = train_step(state, next(batches))
+                pending.append(metrics)
+                bar.update(1)
+                if step % config.log_every == 0 or step == config.num_steps:
+                    flush(step)
+                if step % config.checkpoint_every == 0 or step == config.num_steps:
+                    flush(step)
+                    ckpts.save(step, _state_tree(state))
+                    last_saved = step
+    finally:
+        batches.close()
+        writer.close()
+        ckpts.close()
+    return state
+
+
+def load_state(workdir: str | Path, config=None) -> tuple[ml_collections.ConfigDict, models.Autoencoder, TrainState]:
+    """The config, model and latest train state of a workdir."""
+    config = config or checkpoint_lib.load_config(workdir)
+    model, tx = make_model(config), make_optimizer(config)
+    template = create_train_state(config, model, tx)
+    ckpts = checkpoint_lib.Checkpoints(Path(workdir) / "checkpoints",
+                                       max_to_keep=config.keep_checkpoints)
+    try:
+        restored = ckpts.restore_latest(_state_tree(template))
+    finally:
+        ckpts.close()
+    if restored is None:
+        raise checkpoint_lib.CheckpointError(f"no checkpoint in {workdir}/checkpoints")
+    return config, model, TrainState(**restored[1])
+
+
+def num_active_latents(kl_per_dim, threshold: float = 0.1) -> int:
+    """Latent dimensions whose mean KL exceeds ``threshold`` nats."""
+    return int(np.sum(np.asarray(kl_per_dim) > threshold))
+
+
+__all__ = ["TrainState", "make_train_step", "train_and_evaluate", "load_state",
+           "create_train_state", "make_model", "make_optimizer", "loss_fn",
+           "NonFiniteLossError", "num_active_latents"]
