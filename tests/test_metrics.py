@@ -1,0 +1,174 @@
+import numpy as np
+import pytest
+from sklearn import metrics as skmetrics
+
+from vaejax import data
+from vaejax.data import factors
+from vaejax.evaluation import baselines, codes, metrics
+
+GT = data.GroundTruth()
+SMALL = dict(num_train=600)
+
+
+class FactorCode:
+    """A code computed from the factor classes (no images needed)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def codes_for(self, classes):
+        v = factors.classes_to_values(classes)
+        return self.fn(v, np.asarray(classes)).astype(np.float32)
+
+
+truth = baselines.GroundTruthFactors()
+# Same information, columns permuted and rescaled (positive and negative).
+permuted = FactorCode(lambda v, c: v[:, [5, 3, 1, 4, 2]] * np.array([3.0, -0.5, 10.0, 2.0, -7.0]))
+# posX and posY mixed by a rotation: the same information, entangled.
+mixed = FactorCode(lambda v, c: np.stack(
+    [v[:, 1], v[:, 2], v[:, 3], v[:, 4] + v[:, 5], v[:, 4] - v[:, 5]], 1))
+# Noise that ignores the image.
+random_code = FactorCode(lambda v, c: np.random.default_rng(int(c.sum())).normal(size=(len(c), 5)))
+
+
+def higgins(rep, seed=0):
+    return metrics.higgins_metric(rep, GT, seed=seed, num_train=400, num_eval=300)["eval_accuracy"]
+
+
+def factor_vae(rep, seed=0):
+    return metrics.factor_vae_metric(rep, GT, seed=seed, num_train=500, num_eval=300,
+                                     num_variance_estimate=1000)["eval_accuracy"]
+
+
+def mig(rep, seed=0):
+    return metrics.mig(rep, GT, seed=seed, num_train=3000)["mig"]
+
+
+def dci(rep, seed=0):
+    return metrics.dci(rep, GT, seed=seed, num_train=600, num_test=300)
+
+
+def test_ground_truth_scores_at_the_top():
+    assert higgins(truth) == 1.0
+    assert factor_vae(truth) == 1.0
+    assert mig(truth) > 0.8
+    d = dci(truth)
+    assert d["disentanglement"] > 0.9 and d["completeness"] > 0.9
+    s = metrics.sap(truth, GT, seed=0, num_train=1000, num_test=500)["sap"]
+    assert s > 0.1  # single-dimension linear SVMs (C = 0.01) separate 40 classes poorly
+    m = metrics.modularity_explicitness(truth, GT, seed=0, num_train=2000, num_test=500)
+    assert m["modularity"] > 0.95 and m["explicitness_test"] > 0.8
+
+
+def test_random_code_scores_near_chance():
+    assert abs(higgins(random_code) - 0.2) < 0.1  # 5 factors
+    assert abs(factor_vae(random_code) - 0.2) < 0.1
+    assert mig(random_code) < 0.05
+    assert dci(random_code)["disentanglement"] < 0.25
+    assert metrics.sap(random_code, GT, seed=0, num_train=1000, num_test=500)["sap"] < 0.03
+    m = metrics.modularity_explicitness(random_code, GT, seed=0, num_train=2000, num_test=500)
+    assert abs(m["explicitness_test"] - 0.5) < 0.05
+
+
+def test_permuted_rescaled_code_scores_like_the_truth():
+    assert higgins(permuted) == pytest.approx(higgins(truth), abs=1e-9)
+    assert factor_vae(permuted) == pytest.approx(factor_vae(truth), abs=1e-9)
+    assert mig(permuted) == pytest.approx(mig(truth), abs=1e-9)
+    assert dci(permuted)["disentanglement"] == pytest.approx(dci(truth)["disentanglement"], abs=0.02)
+
+
+def test_mixing_two_factors_scores_lower():
+    assert higgins(mixed) < higgins(truth) - 0.1
+    assert mig(mixed) < mig(truth) - 0.2
+    assert dci(mixed)["disentanglement"] < dci(truth)["disentanglement"] - 0.1
+
+
+def test_higgins_features_vanish_on_the_fixed_factor():
+    feats, labels = metrics.higgins_features(truth, GT, 50, np.random.default_rng(0), batch_size=8)
+    assert feats.shape == (50, 5) and labels.shape == (50,)
+    np.testing.assert_array_equal(feats[np.arange(50), labels], 0.0)
+    # Second computation: one point by hand.
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    f, l = metrics.higgins_features(truth, GT, 1, rng_a, batch_size=4)
+    k = rng_b.integers(5, size=1)[0]
+    first, second = GT.sample_factors(4, rng_b), GT.sample_factors(4, rng_b)
+    second[:, k + 1] = first[:, k + 1]
+    manual = np.abs(truth.codes_for(first) - truth.codes_for(second)).mean(0)
+    assert l[0] == k
+    np.testing.assert_allclose(f[0], manual, rtol=1e-6)
+
+
+def test_factor_vae_votes_are_diagonal_for_the_truth():
+    scale = np.ones(5)
+    votes = metrics.factor_vae_votes(truth, GT, 200, np.random.default_rng(0), scale=scale,
+                                     active=np.ones(5, bool))
+    assert votes.sum() == 200
+    assert np.count_nonzero(votes - np.diag(np.diag(votes))) == 0
+
+
+def test_mutual_information_against_direct_counts():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, size=(2000, 2))
+    z = np.stack([y[:, 0] + rng.normal(0, 0.3, 2000), rng.normal(size=2000)], 1)
+    dz = metrics.discretize(z, 20)
+    assert dz.min() >= 1 and dz.max() <= 20
+    mi = metrics.mutual_information(dz, y)
+
+    def direct(a, b):
+        joint = np.zeros((a.max() + 1, b.max() + 1))
+        np.add.at(joint, (a, b), 1)
+        joint /= joint.sum()
+        pa, pb = joint.sum(1, keepdims=True), joint.sum(0, keepdims=True)
+        nz = joint > 0
+        return np.sum(joint[nz] * np.log(joint[nz] / (pa @ pb)[nz]))
+
+    for j in range(2):
+        for k in range(2):
+            assert mi[j, k] == pytest.approx(direct(dz[:, j], y[:, k]), rel=1e-9)
+    ent = metrics.discrete_entropy(y)
+    p = np.bincount(y[:, 0]) / 2000
+    assert ent[0] == pytest.approx(-np.sum(p * np.log(p)))
+
+
+def test_dci_scores_on_known_importance_matrices():
+    assert metrics.dci_disentanglement(np.eye(4)) == pytest.approx(1.0)
+    assert metrics.dci_completeness(np.eye(4)) == pytest.approx(1.0)
+    assert metrics.dci_disentanglement(np.ones((4, 4))) == pytest.approx(0.0, abs=1e-12)
+    # One code dimension carrying two factors equally: its row has entropy
+    # log 2 / log 3 (3 factors); the other row is pure.
+    imp = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    expected = 0.5 * (1 - np.log(2) / np.log(3)) + 0.5 * 1.0
+    assert metrics.dci_disentanglement(imp) == pytest.approx(expected)
+
+
+def test_sap_and_modularity_on_known_matrices():
+    scores = np.array([[0.9, 0.1], [0.5, 0.6], [0.2, 0.2]])
+    assert metrics.sap_from_scores(scores) == pytest.approx(((0.9 - 0.5) + (0.6 - 0.2)) / 2)
+    assert metrics.modularity(np.array([[2.0, 0, 0], [0, 1.0, 0]])) == pytest.approx(1.0)
+    # A row with mi (1, 1, 0): delta = 1 / (1 * 2), modularity 0.5; a zero row scores 0.
+    assert metrics.modularity(np.array([[1.0, 1.0, 0.0], [0, 0, 0]])) == pytest.approx(0.25)
+
+
+def test_memoized_representation_encodes_each_image_once():
+    calls = []
+
+    def fn(images):
+        calls.append(len(images))
+        return images.reshape(len(images), -1)[:, :3] + images.reshape(len(images), -1).sum(1, keepdims=True)
+
+    memo = codes.MemoizedRepresentation(fn, GT, batch_size=64)
+    classes = GT.sample_factors(100, np.random.default_rng(0))
+    direct = codes.encode(fn, GT, classes)
+    calls.clear()
+    np.testing.assert_array_equal(memo.codes_for(classes), direct)
+    first = sum(calls)
+    assert first == len(np.unique(factors.classes_to_index(classes)))
+    np.testing.assert_array_equal(memo.codes_for(classes[::-1]), direct[::-1])
+    assert sum(calls) == first  # nothing encoded again
+
+
+def test_pixel_and_pca_baselines():
+    imgs = GT.images(GT.sample_factors(5, np.random.default_rng(0)))
+    assert baselines.raw_pixels(imgs).shape == (5, 4096)
+    rep = baselines.pca(GT, num_components=4, num_fit=300)
+    assert rep(imgs).shape == (5, 4)

@@ -1,0 +1,1 @@
+"""Evaluation: disentanglement metrics, baselines, pictures; reads only a workdir."""

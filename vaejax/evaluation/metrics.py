@@ -1,0 +1,295 @@
+"""Disentanglement metrics on dSprites.
+
+Each is called as ``metric(representation_fn, data, *, seed, ...)`` and returns
+a dict of floats. ``representation_fn`` maps float32 images (N, 64, 64, 1) to
+codes (N, D) (for a VAE, the encoder mean); ``data`` is the ground-truth
+simulator, :class:`vaejax.data.GroundTruth`. Sizes default to those of
+disentanglement_lib (Locatello et al. 2019), so numbers compare with the
+literature. The factors are those that vary (shape, scale, orientation,
+posX, posY); wrap ``representation_fn`` in
+:class:`vaejax.evaluation.codes.MemoizedRepresentation` to encode each grid
+image once across metrics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import ensemble, linear_model, metrics as skmetrics, preprocessing, svm
+
+from vaejax.evaluation.codes import encode
+
+
+def _sample(representation_fn, data, num: int, rng: np.random.Generator):
+    """Random factor classes of the varying factors (num, K) and their codes (num, D)."""
+    classes = data.sample_factors(num, rng)
+    return classes[:, list(data.varying_factors)], encode(representation_fn, data, classes)
+
+
+# --- Higgins et al. 2017 -------------------------------------------------------
+
+def higgins_features(representation_fn, data, num_points: int, rng: np.random.Generator, *,
+                     batch_size: int = 64):
+    """Training points of the beta-VAE metric.
+
+    For each point: a factor k drawn uniformly among the varying ones, L
+    pairs of factor vectors sharing factor k, the mean over pairs of
+    |z1 - z2|. Returns features (num_points, D) and labels (num_points,)
+    (indices into ``data.varying_factors``).
+    """
+    varying = np.asarray(data.varying_factors)
+    labels = rng.integers(len(varying), size=num_points)
+    first = data.sample_factors(num_points * batch_size, rng)
+    second = data.sample_factors(num_points * batch_size, rng)
+    fixed = np.repeat(varying[labels], batch_size)
+    rows = np.arange(len(second))
+    second[rows, fixed] = first[rows, fixed]
+    z1 = encode(representation_fn, data, first)
+    z2 = encode(representation_fn, data, second)
+    features = np.abs(z1 - z2).reshape(num_points, batch_size, -1).mean(axis=1)
+    return features, labels
+
+
+def higgins_metric(representation_fn, data, *, seed: int, num_train: int = 10_000,
+                   num_eval: int = 5_000, batch_size: int = 64,
+                   standardize: bool = True) -> dict:
+    """The beta-VAE disentanglement metric (Higgins et al. 2017).
+
+    A logistic regression (scikit-learn defaults: L2, C = 1, lbfgs) predicts
+    the fixed factor from the mean absolute code difference. With
+    ``standardize`` (the default) the features are first scaled to zero mean
+    and unit variance on the training points; without it, as in
+    disentanglement_lib, codes with tiny differences (an untrained encoder)
+    score near chance.
+
+    Returns:
+      ``train_accuracy``, ``eval_accuracy``.
+    """
+    rng = np.random.default_rng(seed)
+    x_train, y_train = higgins_features(representation_fn, data, num_train, rng,
+                                        batch_size=batch_size)
+    x_eval, y_eval = higgins_features(representation_fn, data, num_eval, rng,
+                                      batch_size=batch_size)
+    if standardize:
+        scaler = preprocessing.StandardScaler().fit(x_train)
+        x_train, x_eval = scaler.transform(x_train), scaler.transform(x_eval)
+    model = linear_model.LogisticRegression(max_iter=2000, random_state=seed)
+    model.fit(x_train, y_train)
+    return dict(train_accuracy=float(model.score(x_train, y_train)),
+                eval_accuracy=float(model.score(x_eval, y_eval)))
+
+
+# --- FactorVAE (Kim & Mnih 2018) ----------------------------------------------
+
+def factor_vae_votes(representation_fn, data, num_votes: int, rng, *, scale: np.ndarray,
+                     active: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Vote counts (D, K): how often the dimension of least normalised variance,
+    among the active ones, coincided with each fixed factor."""
+    varying = np.asarray(data.varying_factors)
+    labels = rng.integers(len(varying), size=num_votes)
+    classes = np.concatenate([data.sample_factors(batch_size, rng, fixed_factor=int(varying[k]))
+                              for k in labels])
+    codes = encode(representation_fn, data, classes).reshape(num_votes, batch_size, -1)
+    variances = np.var(codes / scale, axis=1, ddof=1)[:, active]
+    dims = np.nonzero(active)[0][np.argmin(variances, axis=1)]
+    votes = np.zeros((codes.shape[2], len(varying)), np.int64)
+    np.add.at(votes, (dims, labels), 1)
+    return votes
+
+
+def factor_vae_metric(representation_fn, data, *, seed: int, num_train: int = 10_000,
+                      num_eval: int = 5_000, num_variance_estimate: int = 10_000,
+                      batch_size: int = 64, prune_threshold: float = 0.05) -> dict:
+    """The FactorVAE metric: a majority-vote classifier from a code dimension to a factor.
+
+    Codes are divided by their standard deviation over
+    ``num_variance_estimate`` random images; dimensions with a standard
+    deviation below ``prune_threshold`` are dropped (as disentanglement_lib).
+
+    Returns:
+      ``train_accuracy``, ``eval_accuracy``, ``num_active_dims``.
+    """
+    rng = np.random.default_rng(seed)
+    _, codes = _sample(representation_fn, data, num_variance_estimate, rng)
+    scale = np.std(codes, axis=0, ddof=1)
+    active = scale >= prune_threshold
+    if not active.any():
+        return dict(train_accuracy=0.0, eval_accuracy=0.0, num_active_dims=0.0)
+    scale = np.where(active, scale, 1.0)
+    train = factor_vae_votes(representation_fn, data, num_train, rng, scale=scale,
+                             active=active, batch_size=batch_size)
+    evals = factor_vae_votes(representation_fn, data, num_eval, rng, scale=scale,
+                             active=active, batch_size=batch_size)
+    classifier = np.argmax(train, axis=1)
+    rows = np.arange(len(classifier))
+    return dict(train_accuracy=float(train[rows, classifier].sum() / train.sum()),
+                eval_accuracy=float(evals[rows, classifier].sum() / evals.sum()),
+                num_active_dims=float(active.sum()))
+
+
+# --- information-based -----------------------------------------------------------
+
+def discretize(codes: np.ndarray, num_bins: int = 20) -> np.ndarray:
+    """Each code column into ``num_bins`` equal-width bins over its range: (N, D) int."""
+    out = np.zeros(codes.shape, np.int64)
+    for j in range(codes.shape[1]):
+        edges = np.histogram(codes[:, j], num_bins)[1]
+        out[:, j] = np.digitize(codes[:, j], edges[:-1])
+    return out
+
+
+def mutual_information(discrete_codes: np.ndarray, factor_classes: np.ndarray) -> np.ndarray:
+    """MI in nats between each code column and each factor column: (D, K)."""
+    return np.array([[skmetrics.mutual_info_score(factor_classes[:, k], discrete_codes[:, j])
+                      for k in range(factor_classes.shape[1])]
+                     for j in range(discrete_codes.shape[1])])
+
+
+def discrete_entropy(factor_classes: np.ndarray) -> np.ndarray:
+    """Entropy in nats of each column: (K,)."""
+    return np.array([skmetrics.mutual_info_score(col, col) for col in factor_classes.T])
+
+
+def mig(representation_fn, data, *, seed: int, num_train: int = 10_000,
+        num_bins: int = 20) -> dict:
+    """Mutual Information Gap (Chen et al. 2018): per factor, the gap between
+    the two code dimensions most informative about it, over its entropy;
+    averaged over factors. Returns ``mig``."""
+    rng = np.random.default_rng(seed)
+    classes, codes = _sample(representation_fn, data, num_train, rng)
+    mi = mutual_information(discretize(codes, num_bins), classes)
+    top = np.sort(mi, axis=0)[::-1]
+    second = top[1] if len(top) > 1 else np.zeros_like(top[0])
+    return dict(mig=float(np.mean((top[0] - second) / discrete_entropy(classes))))
+
+
+def modularity_explicitness(representation_fn, data, *, seed: int, num_train: int = 10_000,
+                            num_test: int = 5_000, num_bins: int = 20) -> dict:
+    """Modularity and explicitness (Ridgeway & Mozer 2018), as disentanglement_lib.
+
+    Modularity: each code dimension should carry information (20-bin
+    histogram MI) about one factor only. Explicitness: mean ROC AUC of a
+    one-vs-rest logistic regression predicting each factor from the code.
+
+    Returns ``modularity``, ``explicitness_train``, ``explicitness_test``.
+    """
+    rng = np.random.default_rng(seed)
+    y_train, z_train = _sample(representation_fn, data, num_train, rng)
+    y_test, z_test = _sample(representation_fn, data, num_test, rng)
+    mi = mutual_information(discretize(z_train, num_bins), y_train)
+    return dict(modularity=modularity(mi),
+                **_explicitness(z_train, y_train, z_test, y_test, seed))
+
+
+def modularity(mi: np.ndarray) -> float:
+    """Modularity of a (D, K) MI matrix; dimensions with no information score 0."""
+    squared = mi ** 2
+    best = squared.max(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = (squared.sum(axis=1) - best) / (best * (mi.shape[1] - 1))
+    score = np.where(best > 0, 1.0 - delta, 0.0)
+    return float(score.mean())
+
+
+def _explicitness(z_train, y_train, z_test, y_test, seed) -> dict:
+    train, test = [], []
+    for k in range(y_train.shape[1]):
+        model = linear_model.LogisticRegression(max_iter=1000, random_state=seed)
+        model.fit(z_train, y_train[:, k])
+        for z, y, out in ((z_train, y_train, train), (z_test, y_test, test)):
+            onehot = preprocessing.label_binarize(y[:, k], classes=model.classes_)
+            if onehot.shape[1] == 1:  # two classes
+                onehot = np.hstack([1 - onehot, onehot])
+            proba = model.predict_proba(z)
+            present = onehot.any(axis=0) & ~onehot.all(axis=0)
+            out.append(skmetrics.roc_auc_score(onehot[:, present], proba[:, present],
+                                               average="macro"))
+    return dict(explicitness_train=float(np.mean(train)), explicitness_test=float(np.mean(test)))
+
+
+# --- predictor-based ----------------------------------------------------------------
+
+def dci(representation_fn, data, *, seed: int, num_train: int = 10_000,
+        num_test: int = 5_000, n_jobs: int | None = None) -> dict:
+    """Disentanglement, completeness, informativeness (Eastwood & Williams 2018).
+
+    Importance of code dimension i for factor k: the feature importance of a
+    gradient-boosted tree classifier (scikit-learn defaults, as
+    disentanglement_lib) predicting factor k from the code.
+
+    Returns ``disentanglement``, ``completeness``, ``informativeness_train``,
+    ``informativeness_test``.
+    """
+    rng = np.random.default_rng(seed)
+    y_train, z_train = _sample(representation_fn, data, num_train, rng)
+    y_test, z_test = _sample(representation_fn, data, num_test, rng)
+    from joblib import Parallel, delayed  # pylint: disable=import-outside-toplevel
+
+    def fit(k):
+        model = ensemble.GradientBoostingClassifier(random_state=seed)
+        model.fit(z_train, y_train[:, k])
+        return (model.feature_importances_, model.score(z_train, y_train[:, k]),
+                model.score(z_test, y_test[:, k]))
+
+    results = Parallel(n_jobs=n_jobs)(delayed(fit)(k) for k in range(y_train.shape[1]))
+    importance = np.stack([r[0] for r in results], axis=1)  # (D, K)
+    return dict(disentanglement=dci_disentanglement(importance),
+                completeness=dci_completeness(importance),
+                informativeness_train=float(np.mean([r[1] for r in results])),
+                informativeness_test=float(np.mean([r[2] for r in results])))
+
+
+def _normalized_entropy(p: np.ndarray, base: int) -> np.ndarray:
+    """Entropy of each row of non-negative weights, in log-base ``base``."""
+    p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log(p), 0.0)
+    return -terms.sum(axis=1) / np.log(base)
+
+
+def dci_disentanglement(importance: np.ndarray) -> float:
+    """Weighted mean over code dimensions of 1 - entropy of their factor importances."""
+    per_code = 1.0 - _normalized_entropy(importance, importance.shape[1])
+    total = importance.sum()
+    if total == 0:
+        return 0.0
+    return float(np.sum(per_code * importance.sum(axis=1) / total))
+
+
+def dci_completeness(importance: np.ndarray) -> float:
+    """Weighted mean over factors of 1 - entropy of their code importances."""
+    per_factor = 1.0 - _normalized_entropy(importance.T, importance.shape[0])
+    total = importance.sum()
+    if total == 0:
+        return 0.0
+    return float(np.sum(per_factor * importance.sum(axis=0) / total))
+
+
+def sap(representation_fn, data, *, seed: int, num_train: int = 10_000,
+        num_test: int = 5_000, svm_c: float = 0.01) -> dict:
+    """Separated Attribute Predictability (Kumar et al. 2018), as disentanglement_lib:
+    score (i, k) is the test accuracy of a linear SVM (C = 0.01) predicting
+    factor k from code dimension i; SAP is the mean over factors of the gap
+    between the two best dimensions. Returns ``sap``."""
+    rng = np.random.default_rng(seed)
+    y_train, z_train = _sample(representation_fn, data, num_train, rng)
+    y_test, z_test = _sample(representation_fn, data, num_test, rng)
+    scores = np.zeros((z_train.shape[1], y_train.shape[1]))
+    for i in range(z_train.shape[1]):
+        for k in range(y_train.shape[1]):
+            if np.ptp(z_train[:, i]) == 0:
+                continue  # a constant dimension predicts nothing
+            model = svm.LinearSVC(C=svm_c, random_state=seed)
+            model.fit(z_train[:, i:i + 1], y_train[:, k])
+            scores[i, k] = model.score(z_test[:, i:i + 1], y_test[:, k])
+    return dict(sap=sap_from_scores(scores))
+
+
+def sap_from_scores(scores: np.ndarray) -> float:
+    """Mean over factors of (best - second best) score over code dimensions; (D, K) -> float."""
+    top = np.sort(scores, axis=0)[::-1]
+    second = top[1] if len(top) > 1 else np.zeros_like(top[0])
+    return float(np.mean(top[0] - second))
+
+
+ALL_METRICS = dict(higgins=higgins_metric, factor_vae=factor_vae_metric, mig=mig, dci=dci,
+                   sap=sap, modularity_explicitness=modularity_explicitness)
