@@ -121,14 +121,39 @@ class Checkpoints:
             except CheckpointError:
                 raise
             except Exception as err:  # pylint: disable=broad-except
-                bad = self.directory / str(step)
-                warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
-                              f"({type(err).__name__}: {err}); moved to {bad}.corrupt, "
-                              "falling back to the previous one")
-                if bad.exists():
-                    os.replace(bad, bad.with_name(f"{step}.corrupt"))
-                self._manager.reload()
+                self._set_aside(step, err)
         return None
+
+    def restore_params(self, template) -> tuple[int, Any]:
+        """The parameters of the newest readable checkpoint, without the optimizer state.
+
+        ``template`` is a params pytree of the configured model (shapes are
+        checked against it). Corrupt checkpoints are set aside as in
+        :meth:`restore_latest`.
+        """
+        for step in reversed(self.steps()):
+            try:
+                metadata = self._manager.item_metadata(step)
+                saved = getattr(metadata, "tree", metadata)
+                if saved is None:
+                    raise ValueError(f"no metadata for checkpoint step {step}")
+                check_compatible(saved["params"], template, step=step)
+                restored = self._manager.restore(step, args=ocp.args.StandardRestore())
+                return step, jax.tree_util.tree_map(jax.numpy.asarray, restored["params"])
+            except CheckpointError:
+                raise
+            except Exception as err:  # pylint: disable=broad-except
+                self._set_aside(step, err)
+        raise CheckpointError(f"no readable checkpoint in {self.directory}")
+
+    def _set_aside(self, step: int, err: Exception) -> None:
+        bad = self.directory / str(step)
+        warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
+                      f"({type(err).__name__}: {err}); moved to {bad}.corrupt, "
+                      "falling back to the previous one")
+        if bad.exists():
+            os.replace(bad, bad.with_name(f"{step}.corrupt"))
+        self._manager.reload()
 
     def close(self) -> None:
         self._manager.close()

@@ -161,6 +161,12 @@ def build(architecture: str, *, latents: int, variational: bool) -> Autoencoder:
     raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
 
 
+def from_config(config) -> Autoencoder:
+    """The model a run's config describes (``architecture``, ``latents``, ``objective``)."""
+    return build(config.architecture, latents=config.latents,
+                 variational=config.objective != "autoencoder")
+
+
 def init_params(model: Autoencoder, key: jax.Array):
     """Initial parameters for (1, 64, 64, 1) images."""
     init_key, sample_key = jax.random.split(key)

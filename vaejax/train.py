@@ -63,8 +63,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 
 def make_model(config) -> models.Autoencoder:
-    return models.build(config.architecture, latents=config.latents,
-                        variational=config.objective != "autoencoder")
+    return models.from_config(config)
 
 
 def make_optimizer(config) -> optax.GradientTransformation:

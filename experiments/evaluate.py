@@ -1,0 +1,35 @@
+"""Evaluates a training workdir: reconstructions, traversals, KL per latent, metrics.
+
+    python -m experiments.evaluate --workdir runs/beta_vae [--sizes reduced] [--seed 0]
+
+Writes into WORKDIR/eval/.
+"""
+
+import json
+
+from absl import app, flags, logging
+
+from vaejax.evaluation import evaluate
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by experiments.run.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the metrics' sampling.")
+_SIZES = flags.DEFINE_enum("sizes", "standard", sorted(evaluate.SIZES),
+                           "Metric sizes: standard (disentanglement_lib), reduced, smoke.")
+_DATA = flags.DEFINE_string("data_source", None,
+                            "dSprites source for the ground truth (default: the renderer).")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    report = evaluate.evaluate(_WORKDIR.value, seed=_SEED.value, sizes=_SIZES.value,
+                               data_source=_DATA.value)
+    print(json.dumps(dict(metrics=report["metrics"], seconds=report["seconds"],
+                          active_latents=report["active_latents"]), indent=2))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,129 @@
+"""Evaluates a training workdir: pictures and every disentanglement metric.
+
+Reads only what training wrote (``config.json`` and the Orbax checkpoints)
+and writes into ``workdir/eval/``: ``reconstructions.png``,
+``traversals.png``, ``traversals.gif``, ``kl_per_latent.png`` and
+``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from vaejax import checkpoint, losses, models
+from vaejax.data import GroundTruth, dsprites
+from vaejax.evaluation import baselines, codes, metrics, visualize
+
+# Metric sizes: "standard" are disentanglement_lib's (the defaults of each
+# metric); "reduced" is a quicker protocol for CPU runs; "smoke" for tests.
+SIZES = {
+    "standard": {},
+    "reduced": dict(higgins_metric=dict(num_train=2000, num_eval=1000),
+                    factor_vae_metric=dict(num_train=2000, num_eval=1000),
+                    mig=dict(num_train=5000), dci=dict(num_train=2000, num_test=1000),
+                    sap=dict(num_train=2000, num_test=1000),
+                    modularity_explicitness=dict(num_train=2000, num_test=1000)),
+    "smoke": dict(higgins_metric=dict(num_train=100, num_eval=50, batch_size=8),
+                  factor_vae_metric=dict(num_train=100, num_eval=50, batch_size=8,
+                                         num_variance_estimate=200),
+                  mig=dict(num_train=300), dci=dict(num_train=200, num_test=100),
+                  sap=dict(num_train=200, num_test=100),
+                  modularity_explicitness=dict(num_train=200, num_test=100)),
+}
+
+
+def load_model(workdir: str | Path):
+    """The config, model, params and step of a workdir's latest checkpoint."""
+    workdir = Path(workdir)
+    config = checkpoint.load_config(workdir)
+    model = models.from_config(config)
+    template = models.init_params(model, jax.random.key(0))
+    ckpts = checkpoint.Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
+    try:
+        step, params = ckpts.restore_params(template)
+    finally:
+        ckpts.close()
+    return config, model, params, step
+
+
+def _posterior(model, params, images):
+    """(mean, logvar) for a VAE; (code, None) for a deterministic autoencoder."""
+    out = model.apply({"params": params}, images, method=lambda m, x: m.encoder(x))
+    return out if model.variational else (out, None)
+
+
+def _decode(model, params, z):
+    logits = model.apply({"params": params}, z, method=models.Autoencoder.decode)
+    return np.asarray(jax.nn.sigmoid(logits))
+
+
+def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
+                progress: bool = True) -> tuple[dict, dict]:
+    """Every metric on one (memoised) representation: (results, seconds per metric)."""
+    rep = codes.MemoizedRepresentation(representation_fn, data, progress=progress)
+    results, seconds = {}, {}
+    for name, fn in tqdm(metrics.ALL_METRICS.items(), desc="Metrics", disable=not progress):
+        start = time.perf_counter()
+        kwargs = SIZES[sizes].get(fn.__name__, {})
+        results[name] = fn(rep, data, seed=seed, **kwargs)
+        seconds[name] = time.perf_counter() - start
+    return results, seconds
+
+
+def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
+             data_source: str | None = None, progress: bool = True) -> dict:
+    """Writes the pictures and ``metrics.json`` for ``workdir``; returns the metrics dict."""
+    if sizes not in SIZES:
+        raise ValueError(f"sizes must be one of {sorted(SIZES)}, got {sizes!r}")
+    workdir = Path(workdir)
+    out_dir = workdir / "eval"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config, model, params, step = load_model(workdir)
+    data = GroundTruth(dsprites.load(data_source) if data_source else None)
+    rng = np.random.default_rng(seed)
+
+    # Reconstructions of random images (decoded from the posterior mean).
+    images = data.images(data.sample_factors(16, rng))
+    code, _ = _posterior(model, params, jnp.asarray(images))
+    visualize.save_reconstructions(out_dir / "reconstructions.png", images,
+                                   _decode(model, params, code))
+
+    # KL per latent (or code spread for a deterministic autoencoder).
+    sample = jnp.asarray(data.images(data.sample_factors(1024, rng)))
+    mean, logvar = _posterior(model, params, sample)
+    if logvar is not None:
+        spread = np.asarray(jnp.mean(losses.kl_per_dimension(mean, logvar), axis=0))
+        centre, width = np.zeros(spread.shape), np.ones(spread.shape)
+    else:
+        spread = np.asarray(jnp.std(mean, axis=0))
+        centre, width = np.asarray(jnp.mean(mean, axis=0)), spread
+    order = np.argsort(-spread)
+    visualize.save_kl_bars(out_dir / "kl_per_latent.png", spread)
+
+    # Traversals from -3 to 3 (in units of the code's spread for an autoencoder).
+    values = np.linspace(-3.0, 3.0, 10)
+    seed_code = np.asarray(code[0])
+    z = np.repeat(seed_code[None, None], len(spread), 0).repeat(len(values), 1)  # (D, V, D)
+    for d in range(len(spread)):
+        z[d, :, d] = centre[d] + values * width[d]
+    decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32))
+    visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif",
+                              decoded.reshape(len(spread), len(values), 64, 64, 1), order,
+                              spread, values)
+
+    representation = baselines.encoder_representation(model, params)
+    results, seconds = run_metrics(representation, data, seed=seed, sizes=sizes,
+                                   progress=progress)
+    report = dict(workdir=str(workdir), config=config.name, step=int(step), seed=seed,
+                  sizes=sizes, metrics=results, seconds=seconds,
+                  kl_per_latent=spread.tolist() if logvar is not None else None,
+                  active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None)
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    return report

@@ -1,0 +1,88 @@
+"""Pictures of a trained model: reconstructions, latent traversals (PNG and GIF), KL per latent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def _to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1], (..., 64, 64[, 1]) -> uint8 0..255 without the channel."""
+    images = np.asarray(images)
+    if images.shape[-1] == 1:
+        images = images[..., 0]
+    return (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def tile(rows: np.ndarray, pad: int = 2, value: int = 128) -> np.ndarray:
+    """uint8 images (R, C, H, W) -> one (R*(H+pad)+pad, C*(W+pad)+pad) picture."""
+    r, c, h, w = rows.shape
+    out = np.full((r * (h + pad) + pad, c * (w + pad) + pad), value, np.uint8)
+    for i in range(r):
+        for j in range(c):
+            out[pad + i * (h + pad):pad + i * (h + pad) + h,
+                pad + j * (w + pad):pad + j * (w + pad) + w] = rows[i, j]
+    return out
+
+
+def save_reconstructions(path: Path, images: np.ndarray, reconstructions: np.ndarray,
+                         *, columns: int = 8) -> None:
+    """PNG: rows of originals, each followed by a row of reconstructions (probabilities)."""
+    n = len(images) - len(images) % columns
+    orig = _to_uint8(images[:n]).reshape(-1, columns, 64, 64)
+    rec = _to_uint8(reconstructions[:n]).reshape(-1, columns, 64, 64)
+    rows = np.stack([orig, rec], axis=1).reshape(-1, columns, 64, 64)
+    picture = Image.fromarray(tile(rows))
+    picture.resize((picture.width * 2, picture.height * 2), Image.NEAREST).save(path)
+
+
+def save_traversals(path_png: Path, path_gif: Path, traversals: np.ndarray, order: np.ndarray,
+                    kl: np.ndarray, values: np.ndarray) -> None:
+    """Latent traversals.
+
+    Args:
+      traversals: (D, V, 64, 64[, 1]) decoded probabilities, latent d set to values[v].
+      order: latents in the order to show (by KL, largest first).
+      kl: (D,) mean KL per latent, printed per row.
+      values: (V,) traversal values.
+    """
+    d, v = traversals.shape[:2]
+    frames = _to_uint8(traversals)
+    fig, axes = plt.subplots(len(order), 1, figsize=(v * 0.8 + 1.6, len(order) * 0.85 + 0.4))
+    axes = np.atleast_1d(axes)
+    for ax, latent in zip(axes, order):
+        ax.imshow(tile(frames[latent][None], pad=1), cmap="gray", vmin=0, vmax=255)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(f"z{latent}\nKL {kl[latent]:.2f}", rotation=0, ha="right", va="center",
+                      fontsize=8)
+    axes[0].set_title(f"each latent from {values[0]:g} to {values[-1]:g}, others at a seed "
+                      "image's code", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path_png, dpi=100)
+    plt.close(fig)
+    # GIF: one frame per value, all latents side by side (same order), back and forth.
+    sweep = list(range(v)) + list(range(v - 2, 0, -1))
+    gif_frames = [Image.fromarray(tile(frames[order][:, i][None], pad=2)).resize(
+        ((len(order) * 66 + 2) * 2, 68 * 2), Image.NEAREST) for i in sweep]
+    gif_frames[0].save(path_gif, save_all=True, append_images=gif_frames[1:], duration=120,
+                       loop=0)
+
+
+def save_kl_bars(path: Path, kl: np.ndarray, *, active_threshold: float = 0.1) -> None:
+    """Bar chart of the mean KL (nats) of each latent."""
+    fig, ax = plt.subplots(figsize=(max(4, len(kl) * 0.5), 3))
+    colors = ["tab:blue" if k > active_threshold else "tab:gray" for k in kl]
+    ax.bar(np.arange(len(kl)), kl, color=colors)
+    ax.set_xticks(np.arange(len(kl)), [f"z{i}" for i in range(len(kl))])
+    ax.set_ylabel("KL (nats)")
+    ax.set_title(f"KL per latent; {int(np.sum(kl > active_threshold))} active (> {active_threshold})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
