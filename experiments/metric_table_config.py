@@ -1,0 +1,35 @@
+"""Config of the Higgins et al. (2017) table reproduction (experiments/metric_table.py).
+
+Variants: default (full: the papers' training and metric sizes), ``cpu``
+(within about 60 minutes on a 2-core CPU, training included), ``smoke``.
+"""
+
+import ml_collections
+
+
+def get_config(arg=None):
+    c = ml_collections.ConfigDict()
+    c.seeds = (0, 1, 2)
+    c.vae_config = "vae"  # a module of experiments/ and its variant
+    c.vae_variant = ""
+    c.beta_vae_config = "beta_vae"
+    c.beta_vae_variant = ""
+    c.num_steps = 0  # 0: the training configs' own
+    c.higgins_num_train = 10_000
+    c.higgins_num_eval = 5_000
+    c.higgins_standardize = True
+    c.baseline_fit_images = 10_000  # PCA and ICA
+    if arg == "cpu":
+        c.seeds = (0, 1)
+        c.vae_variant = c.beta_vae_variant = "cpu"
+        c.num_steps = 6_000  # FC model, about 15 steps/s: ~7 min per model
+        c.higgins_num_train, c.higgins_num_eval = 2_000, 1_000
+        c.baseline_fit_images = 5_000
+    elif arg == "smoke":
+        c.seeds = (0, 1)
+        c.vae_variant = c.beta_vae_variant = "smoke"
+        c.higgins_num_train, c.higgins_num_eval = 60, 40
+        c.baseline_fit_images = 200
+    elif arg:
+        raise ValueError(f"unknown variant {arg!r}; expected cpu or smoke")
+    return c
