@@ -91,14 +91,14 @@ def _run_cli(workdir, *overrides, **kwargs):
 
 
 def test_sigkill_and_restart_gives_identical_parameters(tmp_path):
-    overrides = ["--config.num_steps=40", "--config.checkpoint_every=4",
+    overrides = ["--config.num_steps=40", "--config.checkpoint_every=5",
                  "--config.architecture=deep_fc"]
     straight = _run_cli(tmp_path / "straight", *overrides)
     killed = _run_cli(tmp_path / "killed", *overrides)
     ckpt_dir = tmp_path / "killed" / "checkpoints"
     deadline = time.time() + 120
     while time.time() < deadline and killed.poll() is None:
-        if ckpt_dir.exists() and any(p.name.isdigit() and int(p.name) >= 12
+        if ckpt_dir.exists() and any(p.name.isdigit() and int(p.name) >= 15
                                      for p in ckpt_dir.iterdir()):
             break
         time.sleep(0.05)
@@ -112,6 +112,10 @@ def test_sigkill_and_restart_gives_identical_parameters(tmp_path):
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out
     _assert_trees_equal(_params(tmp_path / "straight"), _params(tmp_path / "killed"))
+    # The log holds each step once, with the same losses.
+    a, b = _metrics(tmp_path / "straight"), _metrics(tmp_path / "killed")
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    assert [r["loss"] for r in a] == [r["loss"] for r in b]
 
 
 def test_unknown_override_names_the_field(tmp_path):

@@ -179,6 +179,16 @@ class MetricWriter:
         self._tb.close()
 
 
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """Removes records logged after ``step`` (by a run that stopped before its next checkpoint)."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = [l for l in lines if l.strip() and json.loads(l)["step"] <= step]
+    if len(kept) != len(lines):
+        path.write_text("".join(l + "\n" for l in kept), encoding="utf-8")
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or Inf."""
 
@@ -196,16 +206,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     validate_config(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    checkpoint_lib.save_config(workdir, config)
 
     model, tx = make_model(config), make_optimizer(config)
     state = create_train_state(config, model, tx)
     ckpts = checkpoint_lib.Checkpoints(workdir / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
-    restored = ckpts.restore_latest(_state_tree(state))
+    try:
+        restored = ckpts.restore_latest(_state_tree(state))
+    except Exception:
+        ckpts.close()
+        raise
     if restored is not None:
         state = TrainState(**restored[1])
     start = int(state.step)
+    # Only once the checkpoint fits: config.json describes the checkpoints.
+    checkpoint_lib.save_config(workdir, config)
+    _drop_metrics_after(workdir / "metrics.jsonl", start)
     if start >= config.num_steps:
         ckpts.close()
         return state

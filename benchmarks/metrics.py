@@ -1,0 +1,42 @@
+"""Seconds per disentanglement metric, at disentanglement_lib's sizes.
+
+    python benchmarks/metrics.py [--workdir RUN] [--sizes standard]
+
+With --workdir, scores that run's encoder (memoised over the grid, so each
+image is encoded once across all six metrics); without, the ground-truth
+factors (no encoding: the metrics' own cost).
+"""
+
+import argparse
+import time
+
+from vaejax.data import GroundTruth
+from vaejax.evaluation import baselines, evaluate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--sizes", default="standard", choices=sorted(evaluate.SIZES))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    data = GroundTruth()
+    if args.workdir:
+        _, model, params, step = evaluate.load_model(args.workdir)
+        representation = baselines.encoder_representation(model, params)
+        what = f"encoder of {args.workdir} (step {step})"
+    else:
+        representation = baselines.GroundTruthFactors()
+        what = "ground-truth factors"
+    start = time.perf_counter()
+    results, seconds = evaluate.run_metrics(representation, data, seed=args.seed,
+                                            sizes=args.sizes)
+    total = time.perf_counter() - start
+    print(f"{what}, sizes={args.sizes}")
+    for name, s in seconds.items():
+        print(f"  {name:24s} {s:7.1f} s  {results[name]}")
+    print(f"  {'total':24s} {total:7.1f} s")
+
+
+if __name__ == "__main__":
+    main()
