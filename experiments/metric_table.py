@@ -38,6 +38,8 @@ def model_config(name, variant, seed, num_steps):
     config.seed = config.data_seed = seed
     if num_steps:
         config.num_steps = num_steps
+        # Keep beta's ramp within the first quarter of a shortened run.
+        config.beta_warmup_steps = min(config.beta_warmup_steps, num_steps // 4)
     return config
 
 

@@ -67,7 +67,9 @@ def _decode(model, params, z):
 def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
                 progress: bool = True) -> tuple[dict, dict]:
     """Every metric on one (memoised) representation: (results, seconds per metric)."""
-    rep = codes.MemoizedRepresentation(representation_fn, data, progress=progress)
+    rep = representation_fn
+    if not hasattr(rep, "codes_for"):
+        rep = codes.MemoizedRepresentation(representation_fn, data, progress=progress)
     results, seconds = {}, {}
     for name, fn in tqdm(metrics.ALL_METRICS.items(), desc="Metrics", disable=not progress):
         start = time.perf_counter()
