@@ -17,7 +17,7 @@ def get_config(arg=None):
     c.num_steps = 0  # 0: the training configs' own
     c.higgins_num_train = 10_000
     c.higgins_num_eval = 5_000
-    c.higgins_standardize = True
+    c.higgins_standardize = False
     c.baseline_fit_images = 10_000  # PCA and ICA
     if arg == "cpu":
         c.seeds = (0, 1)

@@ -21,7 +21,7 @@ def test_table_has_every_row_beside_the_paper():
     assert "| InfoGAN | not implemented yet |" in markdown
     assert [r[0] for r in rows[1:]] == ["ground truth factors", "raw pixels", "PCA", "ICA",
                                         "DC-IGN", "InfoGAN", "VAE untrained", "VAE", "beta-VAE"]
-    assert "features standardised" in markdown
+    assert "unscaled features" in markdown
 
 
 @pytest.mark.slow

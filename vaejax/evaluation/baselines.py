@@ -41,11 +41,15 @@ def pca(data, *, num_components: int = 10, num_fit: int = 10_000, seed: int = 0)
 
 
 def ica(data, *, num_components: int = 10, num_fit: int = 10_000, seed: int = 0):
-    """FastICA sources of ``num_fit`` random images."""
-    model = decomposition.FastICA(num_components, random_state=seed, max_iter=1000,
+    """FastICA sources of ``num_fit`` random images, unmixed within their top
+    principal components (ICA directly on 4096 mostly-constant pixels is
+    numerically unstable)."""
+    pixels = _fit_images(data, num_fit, seed)
+    reduce = decomposition.PCA(num_components, random_state=seed).fit(pixels)
+    unmix = decomposition.FastICA(num_components, random_state=seed, max_iter=2000,
                                   whiten="unit-variance")
-    model.fit(_fit_images(data, num_fit, seed))
-    return lambda images: model.transform(raw_pixels(images)).astype(np.float32)
+    unmix.fit(reduce.transform(pixels))
+    return lambda images: unmix.transform(reduce.transform(raw_pixels(images))).astype(np.float32)
 
 
 def encoder_representation(model, params, *, batch_size: int = 1024):

@@ -51,15 +51,17 @@ def higgins_features(representation_fn, data, num_points: int, rng: np.random.Ge
 
 def higgins_metric(representation_fn, data, *, seed: int, num_train: int = 10_000,
                    num_eval: int = 5_000, batch_size: int = 64,
-                   standardize: bool = True) -> dict:
+                   standardize: bool = False) -> dict:
     """The beta-VAE disentanglement metric (Higgins et al. 2017).
 
-    A logistic regression (scikit-learn defaults: L2, C = 1, lbfgs) predicts
-    the fixed factor from the mean absolute code difference. With
-    ``standardize`` (the default) the features are first scaled to zero mean
-    and unit variance on the training points; without it, as in
-    disentanglement_lib, codes with tiny differences (an untrained encoder)
-    score near chance.
+    A logistic regression (L2, C = 1, lbfgs run to convergence: up to 2,000
+    iterations, where disentanglement_lib stops at scikit-learn's 100)
+    predicts the fixed factor from the mean absolute code difference, on
+    unscaled features by default. ``standardize=True`` scales them to zero
+    mean and unit variance first. Measured against the paper's column
+    (README, "The Higgins metric's classifier"), the unscaled default came
+    closer overall; standardising lifts the untrained encoder (55.8 % against
+    the paper's 44.1 %).
 
     Returns:
       ``train_accuracy``, ``eval_accuracy``.
