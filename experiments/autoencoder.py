@@ -6,11 +6,7 @@ from experiments import base
 def cpu(c):
     # Within 30 minutes on 2 cores: the deep FC model runs about 1.5x the
     # FC beta-VAE's 15 steps/s, the convolutional one about 2.6 steps/s.
-    c.num_steps = 4_500 if c.architecture == "conv" else 35_000
-    c.log_every = 100
-    c.checkpoint_every = 1_000
-    c.name = c.name + ":cpu"
-    return c
+    return base.cpu_scale(c, 4_500 if c.architecture == "conv" else 35_000)
 
 
 def get_config(arg=None):

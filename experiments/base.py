@@ -49,6 +49,15 @@ def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     return c
 
 
+def cpu_scale(c: ml_collections.ConfigDict, num_steps: int) -> ml_collections.ConfigDict:
+    """A run of ``num_steps`` sized for 30 minutes on a 2-core CPU, on the full set."""
+    c.num_steps = num_steps
+    c.log_every = 100
+    c.checkpoint_every = 1_000
+    c.name = c.name + ":cpu"
+    return c
+
+
 def apply_variant(c, arg, variants):
     """Applies the comma-separated variants in ``arg`` (None or '' for none).
 

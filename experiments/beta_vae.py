@@ -25,13 +25,10 @@ def cpu(c):
     c.optimizer = "adam"
     c.learning_rate = 5e-4
     if c.architecture == "conv":  # about 2.6 steps/s at batch 64
-        c.num_steps, c.beta_warmup_steps = 4_500, 1_500
-    else:  # about 15 steps/s
-        c.num_steps, c.beta_warmup_steps = 25_000, 5_000
-    c.log_every = 100
-    c.checkpoint_every = 1_000
-    c.name = c.name + ":cpu"
-    return c
+        c.beta_warmup_steps = 1_500
+        return base.cpu_scale(c, 4_500)
+    c.beta_warmup_steps = 5_000  # about 15 steps/s
+    return base.cpu_scale(c, 25_000)
 
 
 def get_config(arg=None):

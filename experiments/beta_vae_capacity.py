@@ -7,12 +7,8 @@ from experiments import base
 def cpu(c):
     # The convolutional model runs about 2.6 steps/s on 2 cores: 30 minutes.
     c.learning_rate = 5e-4
-    c.num_steps = 4_500
     c.capacity_steps = 3_500
-    c.log_every = 100
-    c.checkpoint_every = 1_000
-    c.name = c.name + ":cpu"
-    return c
+    return base.cpu_scale(c, 4_500)
 
 
 def get_config(arg=None):
