@@ -56,8 +56,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{field} must be positive, got {config[field]}")
     if config.learning_rate <= 0:
         raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
-    if config.objective == "autoencoder" and config.likelihood not in LIKELIHOODS:
-        raise ValueError(f"config.likelihood must be one of {LIKELIHOODS}")
     if config.objective != "autoencoder" and config.likelihood != "bernoulli":
         raise ValueError("the VAE objectives use a Bernoulli decoder: set config.likelihood='bernoulli'")
 
@@ -291,11 +289,6 @@ def load_state(workdir: str | Path, config=None) -> tuple[ml_collections.ConfigD
     return config, model, TrainState(**restored[1])
 
 
-def num_active_latents(kl_per_dim, threshold: float = 0.1) -> int:
-    """Latent dimensions whose mean KL exceeds ``threshold`` nats."""
-    return int(np.sum(np.asarray(kl_per_dim) > threshold))
-
-
 __all__ = ["TrainState", "make_train_step", "train_and_evaluate", "load_state",
            "create_train_state", "make_model", "make_optimizer", "loss_fn",
-           "NonFiniteLossError", "num_active_latents"]
+           "NonFiniteLossError"]
