@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vaejax import checkpoint, train
+from vaejax import checkpoint, models, train
+from vaejax.data import dsprites
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_CONFIGS = ["autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
@@ -61,7 +62,7 @@ def test_train_step_compiles_once(monkeypatch):
     config = get_config("vae:smoke")
     config.unlock()
     config.architecture = "deep_fc"
-    model, tx = train.make_model(config), train.make_optimizer(config)
+    model, tx = models.from_config(config), train.make_optimizer(config)
     state = train.create_train_state(config, model, tx)
     step = train.make_train_step(config, model, tx)
     batch = jnp.zeros((16, 64, 64, 1))
@@ -194,7 +195,7 @@ def test_linear_autoencoder_learns_the_pca_subspace():
     config = get_config("autoencoder:smoke")
     config.architecture, config.latents, config.likelihood = "linear", k, "gaussian"
     config.learning_rate = 3e-3
-    model, tx = train.make_model(config), train.make_optimizer(config)
+    model, tx = models.from_config(config), train.make_optimizer(config)
     state = train.create_train_state(config, model, tx)
     step = train.make_train_step(config, model, tx)
     batch = x.reshape(n, 64, 64, 1)
@@ -215,8 +216,8 @@ def test_denoising_autoencoder_beats_the_corrupted_input(tmp_path):
     config.num_steps = 400
     config.log_every = config.checkpoint_every = 400
     state = train.train_and_evaluate(config, tmp_path, progress=False)
-    model = train.make_model(config)
-    data = train.load_data(config)
+    model = models.from_config(config)
+    data = dsprites.load(config.data_source)
     clean = jnp.asarray(data.imgs[..., None], jnp.float32)
     from vaejax.data import corruptions
     noisy = corruptions.salt_and_pepper(jax.random.key(99), clean, rate=config.corruption_rate)

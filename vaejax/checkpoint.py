@@ -96,10 +96,7 @@ class Checkpoints:
     def restore(self, step: int, target: Any) -> Any:
         """Restores ``step`` into the structure of ``target`` (a pytree like the saved one)."""
         plain_target = _unwrap_keys(target)
-        metadata = self._manager.item_metadata(step)
-        saved = getattr(metadata, "tree", metadata)
-        if saved is None:
-            raise ValueError(f"no metadata for checkpoint step {step}")
+        saved = self._saved_tree(step)
         if isinstance(saved, dict) and isinstance(plain_target, dict) and "params" in plain_target:
             # Optimizer state mirrors the parameters: checking these names the layer.
             check_compatible(saved.get("params", {}), plain_target["params"], step=step)
@@ -115,14 +112,7 @@ class Checkpoints:
         A checkpoint that cannot be read is renamed ``<step>.corrupt`` (kept for
         inspection), with a warning, and the previous one is tried.
         """
-        for step in reversed(self.steps()):
-            try:
-                return step, self.restore(step, target)
-            except CheckpointError:
-                raise
-            except Exception as err:  # pylint: disable=broad-except
-                self._set_aside(step, err)
-        return None
+        return self._newest_readable(lambda step: self.restore(step, target))
 
     def restore_params(self, template) -> tuple[int, Any]:
         """The parameters of the newest readable checkpoint, without the optimizer state.
@@ -131,20 +121,35 @@ class Checkpoints:
         checked against it). Corrupt checkpoints are set aside as in
         :meth:`restore_latest`.
         """
+        def read(step):
+            check_compatible(self._saved_tree(step)["params"], template, step=step)
+            restored = self._manager.restore(step, args=ocp.args.StandardRestore())
+            return jax.tree_util.tree_map(jax.numpy.asarray, restored["params"])
+
+        found = self._newest_readable(read)
+        if found is None:
+            raise CheckpointError(f"no readable checkpoint in {self.directory}")
+        return found
+
+    def _saved_tree(self, step: int):
+        """The saved pytree's metadata (shapes) at ``step``."""
+        metadata = self._manager.item_metadata(step)
+        saved = getattr(metadata, "tree", metadata)
+        if saved is None:
+            raise ValueError(f"no metadata for checkpoint step {step}")
+        return saved
+
+    def _newest_readable(self, read) -> tuple[int, Any] | None:
+        """``(step, read(step))`` for the newest step ``read`` succeeds on, setting
+        unreadable ones aside; a CheckpointError (a mismatch) propagates."""
         for step in reversed(self.steps()):
             try:
-                metadata = self._manager.item_metadata(step)
-                saved = getattr(metadata, "tree", metadata)
-                if saved is None:
-                    raise ValueError(f"no metadata for checkpoint step {step}")
-                check_compatible(saved["params"], template, step=step)
-                restored = self._manager.restore(step, args=ocp.args.StandardRestore())
-                return step, jax.tree_util.tree_map(jax.numpy.asarray, restored["params"])
+                return step, read(step)
             except CheckpointError:
                 raise
             except Exception as err:  # pylint: disable=broad-except
                 self._set_aside(step, err)
-        raise CheckpointError(f"no readable checkpoint in {self.directory}")
+        return None
 
     def _set_aside(self, step: int, err: Exception) -> None:
         bad = self.directory / str(step)

@@ -60,10 +60,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError("the VAE objectives use a Bernoulli decoder: set config.likelihood='bernoulli'")
 
 
-def make_model(config) -> models.Autoencoder:
-    return models.from_config(config)
-
-
 def make_optimizer(config) -> optax.GradientTransformation:
     lr: Any = config.learning_rate
     if config.get("lr_warmup_steps", 0):
@@ -144,10 +140,6 @@ def make_train_step(config, model, tx) -> Callable:
     return jax.jit(train_step, donate_argnums=0)
 
 
-def load_data(config) -> dsprites.DSprites:
-    return dsprites.load(config.data_source)
-
-
 class MetricWriter:
     """Writes scalars to ``workdir/metrics.jsonl`` and TensorBoard event files."""
 
@@ -205,7 +197,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    model, tx = make_model(config), make_optimizer(config)
+    model, tx = models.from_config(config), make_optimizer(config)
     state = create_train_state(config, model, tx)
     ckpts = checkpoint_lib.Checkpoints(workdir / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
@@ -224,7 +216,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         ckpts.close()
         return state
 
-    data = load_data(config)
+    data = dsprites.load(config.data_source)
     batches = pipeline.ShuffledBatches(data.imgs, batch_size=config.batch_size,
                                        seed=config.data_seed, start_step=start)
     train_step = make_train_step(config, model, tx)
@@ -276,7 +268,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
 def load_state(workdir: str | Path, config=None) -> tuple[ml_collections.ConfigDict, models.Autoencoder, TrainState]:
     """The config, model and latest train state of a workdir."""
     config = config or checkpoint_lib.load_config(workdir)
-    model, tx = make_model(config), make_optimizer(config)
+    model, tx = models.from_config(config), make_optimizer(config)
     template = create_train_state(config, model, tx)
     ckpts = checkpoint_lib.Checkpoints(Path(workdir) / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
@@ -290,5 +282,5 @@ def load_state(workdir: str | Path, config=None) -> tuple[ml_collections.ConfigD
 
 
 __all__ = ["TrainState", "make_train_step", "train_and_evaluate", "load_state",
-           "create_train_state", "make_model", "make_optimizer", "loss_fn",
+           "create_train_state", "make_optimizer", "loss_fn",
            "NonFiniteLossError"]

@@ -74,9 +74,8 @@ def render(latents_classes, *, chunk_size: int = 1024) -> np.ndarray:
       uint8 array (N, 64, 64) of 0/1, deterministic.
     """
     classes = factors.check_classes(latents_classes)
-    values = factors.factor_values()
-    return render_values(classes[:, 1], values[2][classes[:, 2]], values[3][classes[:, 3]],
-                         values[4][classes[:, 4]], values[5][classes[:, 5]],
+    values = factors.classes_to_values(classes)
+    return render_values(classes[:, 1], values[:, 2], values[:, 3], values[:, 4], values[:, 5],
                          chunk_size=chunk_size)
 
 

@@ -159,9 +159,14 @@ def mig(representation_fn, data, *, seed: int, num_train: int = 10_000,
     rng = np.random.default_rng(seed)
     classes, codes = _sample(representation_fn, data, num_train, rng)
     mi = mutual_information(discretize(codes, num_bins), classes)
-    top = np.sort(mi, axis=0)[::-1]
+    return dict(mig=float(np.mean(_top_two_gap(mi) / discrete_entropy(classes))))
+
+
+def _top_two_gap(scores: np.ndarray) -> np.ndarray:
+    """Per column of (D, K) scores, the best minus the second best over rows: (K,)."""
+    top = np.sort(scores, axis=0)[::-1]
     second = top[1] if len(top) > 1 else np.zeros_like(top[0])
-    return dict(mig=float(np.mean((top[0] - second) / discrete_entropy(classes))))
+    return top[0] - second
 
 
 def modularity_explicitness(representation_fn, data, *, seed: int, num_train: int = 10_000,
@@ -258,12 +263,9 @@ def dci_disentanglement(importance: np.ndarray) -> float:
 
 
 def dci_completeness(importance: np.ndarray) -> float:
-    """Weighted mean over factors of 1 - entropy of their code importances."""
-    per_factor = 1.0 - _normalized_entropy(importance.T, importance.shape[0])
-    total = importance.sum()
-    if total == 0:
-        return 0.0
-    return float(np.sum(per_factor * importance.sum(axis=0) / total))
+    """Weighted mean over factors of 1 - entropy of their code importances
+    (the disentanglement of the transposed matrix)."""
+    return dci_disentanglement(importance.T)
 
 
 def sap(representation_fn, data, *, seed: int, num_train: int = 10_000,
@@ -288,9 +290,7 @@ def sap(representation_fn, data, *, seed: int, num_train: int = 10_000,
 
 def sap_from_scores(scores: np.ndarray) -> float:
     """Mean over factors of (best - second best) score over code dimensions; (D, K) -> float."""
-    top = np.sort(scores, axis=0)[::-1]
-    second = top[1] if len(top) > 1 else np.zeros_like(top[0])
-    return float(np.mean(top[0] - second))
+    return float(np.mean(_top_two_gap(scores)))
 
 
 ALL_METRICS = dict(higgins=higgins_metric, factor_vae=factor_vae_metric, mig=mig, dci=dci,
