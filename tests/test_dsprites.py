@@ -179,3 +179,15 @@ def test_full_simulated_set():
     index = np.random.default_rng(0).integers(0, factors.NUM_IMAGES, 2000)
     np.testing.assert_array_equal(ds.imgs[np.sort(index)],
                                   data.render(factors.index_to_classes(np.sort(index))))
+
+
+def test_sample_source_holds_distinct_rendered_grid_images():
+    ds = data.load("sample:300")
+    index = factors.classes_to_index(ds.latents_classes)
+    assert len(ds) == 300 and np.all(np.diff(index) > 0)  # distinct, in file order
+    np.testing.assert_array_equal(ds.imgs, data.render(ds.latents_classes))
+    np.testing.assert_array_equal(ds.latents_values, factors.classes_to_values(ds.latents_classes))
+    np.testing.assert_array_equal(dsprites.sampled(300).latents_classes, ds.latents_classes)
+    assert not np.array_equal(dsprites.sampled(300, seed=1).latents_classes, ds.latents_classes)
+    with pytest.raises(ValueError, match="sample size"):
+        dsprites.sampled(0)

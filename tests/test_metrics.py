@@ -172,3 +172,23 @@ def test_pixel_and_pca_baselines():
     assert baselines.raw_pixels(imgs).shape == (5, 4096)
     rep = baselines.pca(GT, num_components=4, num_fit=300)
     assert rep(imgs).shape == (5, 4)
+
+
+def test_encoder_representation_matches_the_encoder_across_batch_padding():
+    import jax
+    from vaejax import models
+    model = models.build("deep_fc", latents=3, variational=True)
+    params = models.init_params(model, jax.random.key(0))
+    imgs = GT.images(GT.sample_factors(10, np.random.default_rng(1)))
+    rep = baselines.encoder_representation(model, params, batch_size=4)  # 4 + 4 + 2 (padded)
+    direct = model.apply({"params": params}, imgs, method=models.Autoencoder.encode)
+    np.testing.assert_allclose(rep(imgs), direct, rtol=1e-5, atol=1e-6)
+
+
+def test_ica_baseline_gives_unit_variance_sources_on_its_fit_images():
+    rep = baselines.ica(GT, num_components=4, num_fit=400, seed=3)
+    fit_images = GT.images(GT.sample_factors(400, np.random.default_rng(3)))
+    sources = rep(fit_images)
+    assert sources.shape == (400, 4)
+    np.testing.assert_allclose(sources.std(axis=0), 1.0, rtol=0.05)
+    np.testing.assert_allclose(np.corrcoef(sources.T), np.eye(4), atol=0.05)
