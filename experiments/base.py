@@ -13,6 +13,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data_source = "simulated"
 
     c.architecture = "fc"  # fc | conv | deep_fc | linear
+    c.conv_impl = "fast"  # fast | flax: same function and parameters (vaejax.layers)
     c.latents = 10
     c.objective = "beta_vae"  # autoencoder | beta_vae | capacity
     c.likelihood = "bernoulli"  # bernoulli | gaussian (autoencoder only)

@@ -46,10 +46,13 @@ OPTIMIZERS = ("adam", "adagrad", "sgd")
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first field with a bad value."""
     choices = dict(objective=OBJECTIVES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
-                   optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES)
+                   optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES,
+                   conv_impl=models.CONV_IMPLS)
+    defaults = dict(conv_impl="fast")  # fields that configs saved by older versions lack
     for field, allowed in choices.items():
-        if config[field] not in allowed:
-            raise ValueError(f"config.{field} must be one of {allowed}, got {config[field]!r}")
+        value = config.get(field, defaults.get(field))
+        if value not in allowed:
+            raise ValueError(f"config.{field} must be one of {allowed}, got {value!r}")
     for field in ("batch_size", "num_steps", "latents", "log_every", "checkpoint_every",
                   "keep_checkpoints"):
         if int(config[field]) <= 0:

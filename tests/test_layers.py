@@ -1,0 +1,135 @@
+"""The fast stride-2 layers compute the same function as Flax's, with the same parameters."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vaejax import layers, models
+
+# (input height, C_in, C_out, kernel): every strided layer of the conv model, plus odd cases.
+CONV_CASES = [(64, 1, 32, 4), (32, 32, 32, 4), (16, 32, 64, 2), (8, 64, 64, 2), (6, 3, 5, 4),
+              (12, 48, 8, 4)]
+CONV_T_CASES = [(4, 64, 64, 4), (8, 64, 32, 4), (16, 32, 32, 4), (32, 32, 1, 4), (5, 3, 7, 2),
+                (6, 40, 8, 4)]
+
+
+def _assert_close(actual, expected, what):
+    # float32: relative to the largest entry, the two summation orders agree to ~1e-6.
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, what
+    scale = max(1.0, float(np.abs(expected).max()))
+    err = float(np.abs(actual - expected).max()) / scale
+    assert err < 1e-5, f"{what}: max error {err:.2e} (relative to {scale:.3g})"
+
+
+def _check(reference, fast, x, key):
+    params = reference.init(key, x)
+    fast_params = fast.init(key, x)
+    jax.tree.map(np.testing.assert_array_equal, params, fast_params)  # same init, same names
+    # Non-zero biases and a non-trivial cotangent.
+    params = jax.tree.map(lambda p: p + 0.1 * jax.random.normal(key, p.shape), params)
+    _assert_close(fast.apply(params, x), reference.apply(params, x), "output")
+    cot = jax.random.normal(jax.random.fold_in(key, 1), reference.apply(params, x).shape)
+
+    def grads(module):
+        loss = lambda p, x: jnp.sum(module.apply(p, x) * cot)
+        return jax.grad(loss, argnums=(0, 1))(params, x)
+
+    (gp_fast, gx_fast), (gp_ref, gx_ref) = grads(fast), grads(reference)
+    _assert_close(gx_fast, gx_ref, "input gradient")
+    for name in ("kernel", "bias"):
+        _assert_close(gp_fast["params"][name], gp_ref["params"][name], f"{name} gradient")
+
+
+@pytest.mark.parametrize("size,cin,cout,k", CONV_CASES)
+def test_conv_matches_flax(size, cin, cout, k):
+    key = jax.random.key(size * 1000 + cin + k)
+    x = jax.random.normal(key, (3, size, size, cin))
+    _check(nn.Conv(cout, (k, k), strides=2, padding="SAME"), layers.Conv2x(cout, k), x, key)
+
+
+@pytest.mark.parametrize("size,cin,cout,k", CONV_T_CASES)
+def test_conv_transpose_matches_flax(size, cin, cout, k):
+    key = jax.random.key(size * 1000 + cin + k + 7)
+    x = jax.random.normal(key, (3, size, size, cin))
+    _check(nn.ConvTranspose(cout, (k, k), strides=(2, 2), padding="SAME"),
+           layers.ConvTranspose2x(cout, k), x, key)
+
+
+@pytest.mark.parametrize("m,c,o", [(2, 128, 32), (2, 32, 128), (2, 4, 32), (1, 16, 8), (3, 5, 6)])
+def test_conv_valid_matches_lax(m, c, o):
+    # Both the wide (m*m*O <= C) and the narrow forms of each product.
+    key = jax.random.key(m * 100 + c + o)
+    kx, kk, kc = jax.random.split(key, 3)
+    x = jax.random.normal(kx, (2, 7, 6, c))
+    kernel = jax.random.normal(kk, (m, m, c, o))
+    ref = lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "VALID",
+                                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    _assert_close(layers.conv_valid(x, kernel), ref(x, kernel), "output")
+    cot = jax.random.normal(kc, ref(x, kernel).shape)
+    fast = jax.grad(lambda x, k: jnp.sum(layers.conv_valid(x, k) * cot), argnums=(0, 1))(x, kernel)
+    slow = jax.grad(lambda x, k: jnp.sum(ref(x, k) * cot), argnums=(0, 1))(x, kernel)
+    _assert_close(fast[0], slow[0], "input gradient")
+    _assert_close(fast[1], slow[1], "kernel gradient")
+
+
+def test_space_to_depth_round_trip_and_layout():
+    x = jnp.arange(2 * 4 * 6 * 3, dtype=jnp.float32).reshape(2, 4, 6, 3)
+    y = layers.space_to_depth(x)
+    assert y.shape == (2, 2, 3, 12)
+    # Channel block (p, s) holds pixel (2i + p, 2j + s).
+    np.testing.assert_array_equal(y[:, 1, 2, 3:6], x[:, 2, 5, :])
+    np.testing.assert_array_equal(y[:, 0, 1, 6:9], x[:, 1, 2, :])
+    np.testing.assert_array_equal(layers.depth_to_space(y), x)
+    with pytest.raises(ValueError, match="even"):
+        layers.space_to_depth(jnp.zeros((1, 3, 4, 1)))
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_kernel_conversions_round_trip(k):
+    kernel = jax.random.normal(jax.random.key(k), (k, k, 3, 5))
+    s2d = layers.conv_kernel_to_s2d(kernel)
+    d2s = layers.conv_transpose_kernel_to_d2s(kernel)
+    assert s2d.shape == (k // 2, k // 2, 12, 5) and d2s.shape == (k // 2, k // 2, 3, 20)
+    np.testing.assert_array_equal(layers.conv_kernel_from_s2d(s2d), kernel)
+    np.testing.assert_array_equal(layers.conv_transpose_kernel_from_d2s(d2s), kernel)
+    # Every tap appears exactly once in the rearranged kernels.
+    np.testing.assert_array_equal(np.sort(np.ravel(s2d)), np.sort(np.ravel(kernel)))
+    np.testing.assert_array_equal(np.sort(np.ravel(d2s)), np.sort(np.ravel(kernel)))
+
+
+def test_bad_kernel_is_named():
+    with pytest.raises(ValueError, match="k in"):
+        layers.conv_stride2(jnp.zeros((1, 8, 8, 2)), jnp.zeros((3, 3, 2, 4)))
+
+
+@pytest.mark.parametrize("variational", [True, False])
+def test_conv_model_fast_equals_flax(variational):
+    fast = models.build("conv", latents=6, variational=variational, conv_impl="fast")
+    plain = models.build("conv", latents=6, variational=variational, conv_impl="flax")
+    key = jax.random.key(3)
+    params = models.init_params(fast, key)
+    # Same parameter tree and initial values: checkpoints work with either.
+    jax.tree.map(np.testing.assert_array_equal, params, models.init_params(plain, key))
+    x = (jax.random.uniform(jax.random.key(4), (4, 64, 64, 1)) > 0.5).astype(jnp.float32)
+
+    def loss(model, p):
+        out = model.apply({"params": p}, x, jax.random.key(5))
+        return jnp.sum(jax.nn.log_sigmoid(out["logits"]) * x), out
+
+    (lf, of), gf = jax.value_and_grad(lambda p: loss(fast, p), has_aux=True)(params)
+    (lp, op), gp = jax.value_and_grad(lambda p: loss(plain, p), has_aux=True)(params)
+    _assert_close(of["logits"], op["logits"], "logits")
+    _assert_close(lf, lp, "loss")
+    for path, a in jax.tree_util.tree_leaves_with_path(gf):
+        b = gp
+        for k in path:
+            b = b[k.key]
+        _assert_close(a, b, jax.tree_util.keystr(path))
+
+
+def test_unknown_conv_impl():
+    with pytest.raises(ValueError, match="conv_impl"):
+        models.build("conv", latents=4, variational=True, conv_impl="cudnn")

@@ -1,0 +1,251 @@
+"""Stride-2 convolutions rewritten as stride-1 matrix products (fast on CPU).
+
+XLA:CPU runs the gradients of strided and transposed convolutions through slow
+generic paths. The layers here compute exactly the same functions as
+``flax.linen.Conv(features, (k, k), strides=2, padding='SAME')`` and
+``flax.linen.ConvTranspose(features, (k, k), strides=(2, 2), padding='SAME')``
+for even input sizes and k in {2, 4}:
+
+* a stride-2 convolution is space-to-depth followed by a (k/2 x k/2) stride-1
+  convolution on 4x the channels;
+* a stride-2 transposed convolution is a (k/2 x k/2) stride-1 convolution to
+  4x the channels followed by depth-to-space.
+
+The stride-1 convolutions are written as patch extraction (slices and a
+concatenation) and one matrix product, whose gradients are matrix products
+too. Parameters keep the standard Flax names and shapes (``kernel`` (k, k,
+C_in, C_out), ``bias`` (C_out,)), so checkpoints are interchangeable with the
+plain Flax layers; :func:`conv_kernel_to_s2d` and friends give the rearranged
+kernels and their inverses.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+KERNEL_SIZES = (2, 4)
+
+
+def space_to_depth(x: jax.Array) -> jax.Array:
+    """(B, H, W, C) -> (B, H/2, W/2, 4C); channel order (row phase, column phase, C)."""
+    b, h, w, c = x.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"space_to_depth needs even height and width, got {x.shape}")
+    x = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h // 2, w // 2, 4 * c)
+
+
+def depth_to_space(x: jax.Array) -> jax.Array:
+    """(B, H, W, 4C) -> (B, 2H, 2W, C); the inverse of :func:`space_to_depth`."""
+    b, h, w, c4 = x.shape
+    if c4 % 4:
+        raise ValueError(f"depth_to_space needs channels divisible by 4, got {x.shape}")
+    c = c4 // 4
+    x = x.reshape(b, h, w, 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, 2 * h, 2 * w, c)
+
+
+def _check_kernel(kernel, name):
+    if kernel.ndim != 4 or kernel.shape[0] != kernel.shape[1] or kernel.shape[0] not in KERNEL_SIZES:
+        raise ValueError(f"{name}: expected a (k, k, C_in, C_out) kernel with k in "
+                         f"{KERNEL_SIZES}, got shape {kernel.shape}")
+
+
+def conv_kernel_to_s2d(kernel):
+    """Stride-2 conv kernel (k, k, C, O) -> stride-1 kernel (k/2, k/2, 4C, O) on space-to-depth input.
+
+    Entry [q, r, (p, s, c), o] is kernel[2q + p, 2r + s, c, o].
+    """
+    _check_kernel(kernel, "conv_kernel_to_s2d")
+    k, _, c, o = kernel.shape
+    m = k // 2
+    x = kernel.reshape(m, 2, m, 2, c, o).transpose(0, 2, 1, 3, 4, 5)
+    return x.reshape(m, m, 4 * c, o)
+
+
+def conv_kernel_from_s2d(kernel):
+    """Inverse of :func:`conv_kernel_to_s2d`: (m, m, 4C, O) -> (2m, 2m, C, O)."""
+    m, _, c4, o = kernel.shape
+    c = c4 // 4
+    x = kernel.reshape(m, m, 2, 2, c, o).transpose(0, 2, 1, 3, 4, 5)
+    return x.reshape(2 * m, 2 * m, c, o)
+
+
+def _phase_index(k):
+    # Output phase p of window tap t takes kernel tap a = 2t + 1 - p (k = 2 or 4).
+    return np.array([[2 * t + 1 - p for p in range(2)] for t in range(k // 2)])
+
+
+def conv_transpose_kernel_to_d2s(kernel):
+    """Stride-2 transposed conv kernel (k, k, C, O) -> stride-1 kernel (k/2, k/2, C, 4O).
+
+    The stride-1 convolution's output, rearranged by :func:`depth_to_space`
+    (and cropped by 1 pixel each side when k = 4), is the transposed
+    convolution. Entry [t, u, c, (p, s, o)] is kernel[a(t, p), a(u, s), c, o]
+    with a(t, p) = 2t + 1 - p.
+    """
+    _check_kernel(kernel, "conv_transpose_kernel_to_d2s")
+    k, _, c, o = kernel.shape
+    idx = _phase_index(k)  # (m, 2)
+    # g[t, p, u, s, c, o] = kernel[idx[t, p], idx[u, s], c, o]
+    g = kernel[idx[:, :, None, None], idx[None, None, :, :]]
+    m = k // 2
+    return g.transpose(0, 2, 4, 1, 3, 5).reshape(m, m, c, 4 * o)
+
+
+def conv_transpose_kernel_from_d2s(kernel):
+    """Inverse of :func:`conv_transpose_kernel_to_d2s`: (m, m, C, 4O) -> (2m, 2m, C, O)."""
+    m, _, c, o4 = kernel.shape
+    o, k = o4 // 4, 2 * m
+    idx = _phase_index(k)
+    g = kernel.reshape(m, m, c, 2, 2, o4 // 4).transpose(0, 3, 1, 4, 2, 5)  # t, p, u, s, c, o
+    out = jnp.zeros((k, k, c, o), kernel.dtype)
+    return out.at[idx[:, :, None, None], idx[None, None, :, :]].set(g)
+
+
+def _lax_conv(x, kernel):
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _shift_pad(y, i, j, m):
+    """Places y (B, H', W', O) at offset (i, j) of the (H'+m-1, W'+m-1) grid, zeros elsewhere."""
+    return jnp.pad(y, ((0, 0), (i, m - 1 - i), (j, m - 1 - j), (0, 0)))
+
+
+# Each of the three products of a stride-1 'VALID' m x m convolution (forward,
+# gradient to the input, gradient to the kernel) is computed in the form XLA:CPU
+# runs fastest, which depends on whether the input is wide (C >= m*m*O):
+#   forward:  wide: one matmul of the input to m*m*O channels, then a sum of
+#             shifted slices; else XLA's convolution.
+#   input:    wide: XLA's convolution transpose; else one matmul of the output
+#             gradient to m*m*C channels, then a sum of shifted pads.
+#   kernel:   per tap, wide: input^T @ (output gradient padded to the input's
+#             grid); else (shifted input slice)^T @ output gradient.
+# Concatenating shifted slices (im2col) is avoided: it is slow on XLA:CPU.
+
+def _is_wide(kernel) -> bool:
+    m, _, c, o = kernel.shape
+    return m * m * o <= c
+
+
+def _forward(x, kernel):
+    m, _, c, o = kernel.shape
+    if not _is_wide(kernel):
+        return _lax_conv(x, kernel)
+    b, h, w, _ = x.shape
+    ho, wo = h - m + 1, w - m + 1
+    z = jnp.dot(x.reshape(-1, c), kernel.transpose(2, 0, 1, 3).reshape(c, m * m * o))
+    z = z.reshape(b, h, w, m * m, o)
+    return sum(z[:, i:i + ho, j:j + wo, i * m + j] for i in range(m) for j in range(m))
+
+
+def _input_grad(x, kernel, dy):
+    m, _, c, o = kernel.shape
+    if _is_wide(kernel):
+        return jax.vjp(lambda x_: _lax_conv(x_, kernel), x)[1](dy)[0]
+    z = jnp.dot(dy.reshape(-1, o), kernel.transpose(3, 0, 1, 2).reshape(o, m * m * c))
+    z = z.reshape(dy.shape[:3] + (m * m, c))
+    return sum(_shift_pad(z[..., i * m + j, :], i, j, m) for i in range(m) for j in range(m))
+
+
+def _kernel_grad(x, kernel, dy):
+    m, _, c, o = kernel.shape
+    ho, wo = dy.shape[1:3]
+    # (O, B, H', W'): the one transpose; the kernel's taps are then canonical matmuls.
+    dyt = dy.transpose(3, 0, 1, 2)
+    if _is_wide(kernel):
+        xf = x.reshape(-1, c)
+        taps = [[jnp.pad(dyt, ((0, 0), (0, 0), (i, m - 1 - i), (j, m - 1 - j))).reshape(o, -1) @ xf
+                 for j in range(m)] for i in range(m)]
+    else:
+        dyf = dyt.reshape(o, -1)
+        taps = [[dyf @ x[:, i:i + ho, j:j + wo].reshape(-1, c) for j in range(m)]
+                for i in range(m)]
+    return jnp.stack([jnp.stack(row) for row in taps]).transpose(0, 1, 3, 2)
+
+
+@jax.custom_vjp
+def conv_valid(x, kernel):
+    """Stride-1 'VALID' convolution: x (B, H, W, C), kernel (m, m, C, O) -> (B, H-m+1, W-m+1, O).
+
+    The same function as ``lax.conv_general_dilated`` (NHWC, HWIO), with each
+    of its products computed in the form fastest on XLA:CPU.
+    """
+    if kernel.shape[0] == 1:
+        return jnp.dot(x, kernel[0, 0])
+    return _forward(x, kernel)
+
+
+def _conv_valid_fwd(x, kernel):
+    return conv_valid(x, kernel), (x, kernel)
+
+
+def _conv_valid_bwd(res, dy):
+    x, kernel = res
+    if kernel.shape[0] == 1:
+        return jnp.dot(dy, kernel[0, 0].T), jnp.einsum("bhwc,bhwo->co", x, dy)[None, None]
+    return _input_grad(x, kernel, dy), _kernel_grad(x, kernel, dy)
+
+
+conv_valid.defvjp(_conv_valid_fwd, _conv_valid_bwd)
+
+
+def conv_stride2(x, kernel, bias=None):
+    """``nn.Conv(O, (k, k), strides=2, padding='SAME')`` for even H, W: (B, H, W, C) -> (B, H/2, W/2, O)."""
+    _check_kernel(kernel, "conv_stride2")
+    k = kernel.shape[0]
+    if x.shape[1] % 2 or x.shape[2] % 2:
+        raise ValueError(f"conv_stride2 needs even height and width, got {x.shape}")
+    pad = (k - 2) // 2  # 'SAME' pads k - 2 in total, split evenly (k even, H even)
+    if pad:
+        x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    y = conv_valid(space_to_depth(x), conv_kernel_to_s2d(kernel))
+    return y if bias is None else y + bias
+
+
+def conv_transpose_stride2(x, kernel, bias=None):
+    """``nn.ConvTranspose(O, (k, k), strides=(2, 2), padding='SAME')``: (B, H, W, C) -> (B, 2H, 2W, O)."""
+    _check_kernel(kernel, "conv_transpose_stride2")
+    k = kernel.shape[0]
+    if k == 4:
+        x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    y = depth_to_space(conv_valid(x, conv_transpose_kernel_to_d2s(kernel)))
+    if k == 4:
+        y = y[:, 1:-1, 1:-1, :]
+    return y if bias is None else y + bias
+
+
+class Conv2x(nn.Module):
+    """Drop-in for ``nn.Conv(features, (k, k), strides=2, padding='SAME')`` (same parameters)."""
+
+    features: int
+    kernel_size: int = 4
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init,
+                            (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
+        bias = self.param("bias", self.bias_init, (self.features,))
+        return conv_stride2(x, kernel, bias)
+
+
+class ConvTranspose2x(nn.Module):
+    """Drop-in for ``nn.ConvTranspose(features, (k, k), strides=(2, 2), padding='SAME')``."""
+
+    features: int
+    kernel_size: int = 4
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init,
+                            (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
+        bias = self.param("bias", self.bias_init, (self.features,))
+        return conv_transpose_stride2(x, kernel, bias)
