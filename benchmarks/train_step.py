@@ -1,0 +1,188 @@
+"""Train-step speed: vaejax vs plain Flax layers vs PyTorch eager, and a whole run vs the bare step.
+
+    pip install '.[bench]'        # PyTorch (CPU) for the comparison
+    python benchmarks/train_step.py [--batch-sizes 64 256] [--rounds 5] [--steps 10]
+
+For each model (the standard conv beta-VAE and the FC one of Higgins et al.)
+and batch size, every implementation is compiled / warmed up, then timed in
+``--rounds`` interleaved rounds of ``--steps`` steps each; the median steps/s
+is printed with its ratio to PyTorch. All run the same objective (Bernoulli
+reconstruction summed over pixels + beta * KL, beta 4) and optimizer (the
+config's: Adam for conv, Adagrad 1e-2 for FC) on the same random binary
+batch. Without PyTorch installed its rows are skipped.
+
+Then a whole training run (``train_and_evaluate``: input pipeline, metrics,
+progress bar, checkpoint) of the conv model at batch 64 is timed from its
+logged steps/s, after its first (compiling) logging window, and compared with
+the bare step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import beta_vae
+from vaejax import models, train
+
+
+def _jax_step(config):
+    model = models.from_config(config)
+    tx = train.make_optimizer(config)
+    state = train.create_train_state(config, model, tx)
+    step = train.make_train_step(config, model, tx)
+    holder = [state]
+
+    def run(batch, n):
+        s = holder[0]
+        for _ in range(n):
+            s, metrics = step(s, batch)
+        jax.block_until_ready((s, metrics))
+        holder[0] = s
+
+    return run
+
+
+def _torch_step(architecture, batch_size, config):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    latents = config.latents
+    if architecture == "conv":
+        encoder = nn.Sequential(
+            nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(32, 64, 2, 2), nn.ReLU(), nn.Conv2d(64, 64, 2, 2), nn.ReLU(),
+            nn.Flatten(), nn.Linear(1024, 256), nn.ReLU(), nn.Linear(256, 2 * latents))
+        decoder = nn.Sequential(
+            nn.Linear(latents, 256), nn.ReLU(), nn.Linear(256, 1024), nn.ReLU(),
+            nn.Unflatten(1, (64, 4, 4)),
+            nn.ConvTranspose2d(64, 64, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 4, 2, 1))
+    else:
+        encoder = nn.Sequential(nn.Flatten(), nn.Linear(4096, 1200), nn.ReLU(),
+                                nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 2 * latents))
+        decoder = nn.Sequential(nn.Linear(latents, 1200), nn.Tanh(), nn.Linear(1200, 1200),
+                                nn.Tanh(), nn.Linear(1200, 1200), nn.Tanh(),
+                                nn.Linear(1200, 4096), nn.Unflatten(1, (1, 64, 64)))
+    params = list(encoder.parameters()) + list(decoder.parameters())
+    opt_cls = dict(adam=torch.optim.Adam, adagrad=torch.optim.Adagrad)[config.optimizer]
+    opt = opt_cls(params, lr=config.learning_rate)
+    batch = (torch.rand(batch_size, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+             > 0.5).float()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        h = encoder(batch)
+        mean, logvar = h[:, :latents], h[:, latents:]
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        logits = decoder(z)
+        rec = nn.functional.binary_cross_entropy_with_logits(logits, batch, reduction="sum")
+        kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).sum()
+        loss = (rec + config.beta * kl) / batch_size
+        loss.backward()
+        opt.step()
+
+    def run(_batch, n):
+        for _ in range(n):
+            step()
+
+    return run, torch.__version__, torch.get_num_threads()
+
+
+def _config(architecture, batch_size, conv_impl="fast"):
+    config = beta_vae.get_config("conv" if architecture == "conv" else None)
+    config.batch_size = batch_size
+    config.conv_impl = conv_impl
+    return config
+
+
+def _interleaved(runners, batch, rounds, steps):
+    for run in runners.values():  # compile and warm up
+        run(batch, 3)
+    times = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run(batch, steps)
+            times[name].append(steps / (time.perf_counter() - start))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _whole_run(batch_size, steps, log_every):
+    config = _config("conv", batch_size)
+    config.data_source = "sample:8192"
+    config.num_steps = steps
+    config.log_every = log_every
+    config.checkpoint_every = steps
+    with tempfile.TemporaryDirectory() as workdir:
+        train.train_and_evaluate(config, workdir, progress=True)
+        with open(os.path.join(workdir, "metrics.jsonl")) as f:
+            rows = [json.loads(line) for line in f]
+    rates = [r["steps_per_second"] for r in rows[1:]]  # the first window compiles
+    return statistics.median(rates)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10, help="steps per round")
+    parser.add_argument("--whole-run-steps", type=int, default=600)
+    args = parser.parse_args()
+
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; jax {jax.__version__} on "
+          f"{jax.devices()[0].device_kind} ({jax.default_backend()})")
+
+    for architecture in ("conv", "fc"):
+        for batch_size in args.batch_sizes:
+            config = _config(architecture, batch_size)
+            runners = {"vaejax": _jax_step(config)}
+            if architecture == "conv":
+                runners["plain Flax (nn.Conv/nn.ConvTranspose)"] = _jax_step(
+                    _config(architecture, batch_size, "flax"))
+            if have_torch:
+                run, version, threads = _torch_step(architecture, batch_size, config)
+                runners[f"PyTorch {version} eager ({threads} threads)"] = run
+            batch = jnp.asarray(np.random.default_rng(0).random((batch_size, 64, 64, 1)) > 0.5,
+                                jnp.float32)
+            rates = _interleaved(runners, batch, args.rounds, args.steps)
+            torch_rate = next((r for n, r in rates.items() if n.startswith("PyTorch")), None)
+            print(f"\n{architecture} beta-VAE, batch {batch_size} ({config.optimizer}), "
+                  f"median of {args.rounds} interleaved rounds x {args.steps} steps:")
+            for name, rate in rates.items():
+                ratio = f"  {rate / torch_rate:.2f}x PyTorch" if torch_rate else ""
+                print(f"  {name:42s} {rate:7.2f} steps/s  {rate * batch_size:8.0f} images/s{ratio}")
+
+    print(f"\nwhole run vs bare step (conv, batch 64, {args.whole_run_steps} steps):")
+    config = _config("conv", 64)
+    bare_runner = {"bare": _jax_step(config)}
+    batch = jnp.asarray(np.random.default_rng(0).random((64, 64, 64, 1)) > 0.5, jnp.float32)
+    bare = _interleaved(bare_runner, batch, args.rounds, args.steps)["bare"]
+    whole = _whole_run(64, args.whole_run_steps, log_every=50)
+    bare_after = _interleaved(bare_runner, batch, args.rounds, args.steps)["bare"]
+    bare = (bare + bare_after) / 2
+    print(f"  bare train_step                      {bare:7.2f} steps/s")
+    print(f"  train_and_evaluate (data, logging)   {whole:7.2f} steps/s  "
+          f"({100 * whole / bare:.0f}% of the bare step)")
+
+
+if __name__ == "__main__":
+    main()
