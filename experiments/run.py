@@ -3,7 +3,12 @@
     python -m experiments.run --config experiments/beta_vae.py[:variant] \
         [--workdir runs/NAME] [--config.beta=8 ...]
 
-The run resumes from the latest checkpoint in the workdir.
+The run resumes from the latest checkpoint in the workdir. It uses every
+device (data parallel). For several processes (hosts), start one per host
+with the same flags plus ``--coordinator_address=HOST0:PORT
+--num_processes=N --process_id=I`` (or the environment variables
+VAEJAX_COORDINATOR_ADDRESS, VAEJAX_NUM_PROCESSES, VAEJAX_PROCESS_ID;
+``--num_processes=-1`` lets JAX detect a Cloud TPU pod or SLURM job).
 """
 
 import re
@@ -11,12 +16,16 @@ import re
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from vaejax import train
+from vaejax import parallel, train
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file, e.g. experiments/beta_vae.py:cpu.", lock_config=True)
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Directory for checkpoints and logs (default runs/<config name>).")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0 for a multi-process run.")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the run.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
 flags.mark_flags_as_required(["config"])
 
 
@@ -29,9 +38,14 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     config = _CONFIG.value
     workdir = _WORKDIR.value or default_workdir(config)
-    print(f"Training {config.name} in {workdir}")
+    import jax  # pylint: disable=import-outside-toplevel
+
+    if jax.process_index() == 0:
+        print(f"Training {config.name} in {workdir} on {jax.device_count()} "
+              f"{jax.devices()[0].platform} device(s), {jax.process_count()} process(es)")
     train.train_and_evaluate(config, workdir)
 
 

@@ -21,7 +21,7 @@ import optax
 from tqdm.auto import tqdm
 
 from vaejax import checkpoint as checkpoint_lib
-from vaejax import losses, models
+from vaejax import losses, models, parallel
 from vaejax.data import corruptions, dsprites, pipeline
 
 
@@ -73,7 +73,12 @@ def make_optimizer(config) -> optax.GradientTransformation:
     return opt
 
 
-def create_train_state(config, model, tx) -> TrainState:
+def create_train_state(config, model, tx, mesh=None) -> TrainState:
+    """The initial state from ``config.seed``; replicated over ``mesh`` when given
+    (computed under jit, so it works across processes too)."""
+    if mesh is not None:
+        return jax.jit(lambda: create_train_state(config, model, tx),
+                       out_shardings=parallel.replicated(mesh))()
     key = jax.random.key(config.seed)
     init_key, train_key = jax.random.split(key)
     params = models.init_params(model, init_key)
@@ -125,10 +130,13 @@ def loss_fn(params, model, config, images, key, step):
                       kl_per_dim=jnp.mean(terms.kl_per_dimension, axis=0), **extra)
 
 
-def make_train_step(config, model, tx) -> Callable:
+def make_train_step(config, model, tx, mesh=None) -> Callable:
     """``train_step(state, batch) -> (state, metrics)``, jit-compiled, state donated.
 
-    batch: float32 (B, 64, 64, 1) images in [0, 1].
+    batch: float32 (B, 64, 64, 1) images in [0, 1]. With a ``mesh``
+    (:func:`vaejax.parallel.data_mesh`), the batch is split over its ``data``
+    axis and the state and metrics are replicated; the step computes the same
+    function of the global batch on any number of devices.
     """
 
     def train_step(state: TrainState, batch):
@@ -140,7 +148,12 @@ def make_train_step(config, model, tx) -> Callable:
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
-    return jax.jit(train_step, donate_argnums=0)
+    if mesh is None:
+        return jax.jit(train_step, donate_argnums=0)
+    parallel.check_batch_size(config.batch_size, mesh)
+    rep = parallel.replicated(mesh)
+    return jax.jit(train_step, donate_argnums=0,
+                   in_shardings=(rep, parallel.batch_sharding(mesh)), out_shardings=(rep, rep))
 
 
 class MetricWriter:
@@ -200,8 +213,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
+    mesh = parallel.data_mesh()
+    parallel.check_batch_size(config.batch_size, mesh)
+    lead = jax.process_index() == 0  # logs, config and progress bar: once
     model, tx = models.from_config(config), make_optimizer(config)
-    state = create_train_state(config, model, tx)
+    state = create_train_state(config, model, tx, mesh)
     ckpts = checkpoint_lib.Checkpoints(workdir / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
     try:
@@ -213,17 +229,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         state = TrainState(**restored[1])
     start = int(state.step)
     # Only once the checkpoint fits: config.json describes the checkpoints.
-    checkpoint_lib.save_config(workdir, config)
-    _drop_metrics_after(workdir / "metrics.jsonl", start)
+    if lead:
+        checkpoint_lib.save_config(workdir, config)
+        _drop_metrics_after(workdir / "metrics.jsonl", start)
     if start >= config.num_steps:
         ckpts.close()
         return state
 
     data = dsprites.load(config.data_source)
     batches = pipeline.ShuffledBatches(data.imgs, batch_size=config.batch_size,
-                                       seed=config.data_seed, start_step=start)
-    train_step = make_train_step(config, model, tx)
-    writer = MetricWriter(workdir)
+                                       seed=config.data_seed, start_step=start,
+                                       shard=parallel.process_shard())
+    train_step = make_train_step(config, model, tx, mesh)
+    writer = MetricWriter(workdir) if lead else None
     pending: list[dict] = []
     last_saved = restored[0] if restored else None
 
@@ -242,17 +260,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
                     f"stopping, {kept}")
         mean = jax.tree_util.tree_map(lambda *xs: np.mean(np.stack(xs), axis=0), *host)
         mean["steps_per_second"] = len(host) / max(time.perf_counter() - window_start[0], 1e-9)
-        writer.write(step, mean)
+        if writer is not None:
+            writer.write(step, mean)
         bar.set_postfix(loss=f"{mean['loss']:.2f}", steps_per_s=f"{mean['steps_per_second']:.1f}")
         pending.clear()
         window_start[0] = time.perf_counter()
 
     window_start = [time.perf_counter()]
     try:
-        with tqdm(total=config.num_steps, initial=start, disable=not progress,
+        with tqdm(total=config.num_steps, initial=start, disable=not (progress and lead),
                   desc=config.get("name", "train"), unit="step") as bar:
             for step in range(start + 1, config.num_steps + 1):
-                state, metrics = train_step(state, next(batches))
+                state, metrics = train_step(state, parallel.global_batch(next(batches), mesh))
                 pending.append(metrics)
                 bar.update(1)
                 if step % config.log_every == 0 or step == config.num_steps:
@@ -263,7 +282,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
                     last_saved = step
     finally:
         batches.close()
-        writer.close()
+        if writer is not None:
+            writer.close()
         ckpts.close()
     return state
 

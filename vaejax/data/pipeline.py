@@ -31,12 +31,20 @@ class ShuffledBatches:
       seed: shuffling seed.
       start_step: the first step to yield.
       prefetch: batches prepared ahead in a background thread (0: none).
+      shard: (index, count): yield only rows ``[index * B / count, (index + 1)
+        * B / count)`` of every global batch (one process's part in a
+        multi-process run; the processes together read each batch once).
     """
 
     def __init__(self, images: np.ndarray, *, batch_size: int, seed: int,
-                 start_step: int = 0, prefetch: int = 2):
+                 start_step: int = 0, prefetch: int = 2, shard: tuple[int, int] = (0, 1)):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        index, count = shard
+        if count <= 0 or not 0 <= index < count or batch_size % count:
+            raise ValueError(f"shard {shard} must be (index, count) with 0 <= index < count "
+                             f"and count dividing batch_size {batch_size}")
+        self.shard = (index, count)
         if start_step < 0:
             raise ValueError(f"start_step must be >= 0, got {start_step}")
         if len(images) == 0:
@@ -72,8 +80,10 @@ class ShuffledBatches:
         return out
 
     def batch(self, step: int) -> np.ndarray:
-        """Batch ``step`` as float32 (B, 64, 64, 1)."""
-        return to_float(_take_rows(self.images, self.indices(step)))
+        """This shard's rows of batch ``step`` as float32 (B / count, 64, 64, 1)."""
+        index, count = self.shard
+        rows = self.batch_size // count
+        return to_float(_take_rows(self.images, self.indices(step)[index * rows:(index + 1) * rows]))
 
     def __iter__(self):
         return self
@@ -97,7 +107,7 @@ class ShuffledBatches:
         # collected and its __del__ stops the thread; it has its own
         # permutation cache since the main thread may call indices().
         worker = ShuffledBatches(self.images, batch_size=self.batch_size,
-                                 seed=self.seed, prefetch=0)
+                                 seed=self.seed, prefetch=0, shard=self.shard)
 
         def run():
             step = first

@@ -1,0 +1,70 @@
+"""Run by tests/test_parallel.py in a fresh process (device count and the
+distributed runtime are fixed when JAX starts).
+
+    python tests/parallel_worker.py devices WORKDIR CONFIG
+    python tests/parallel_worker.py process WORKDIR CONFIG PORT PROCESS_ID NUM_PROCESSES
+
+Trains CONFIG (``file.py:variant`` under experiments/) into WORKDIR and
+prints one JSON line with what the test checks.
+"""
+
+import json
+import sys
+
+import jax
+import numpy as np
+
+
+def _config(spec):
+    import importlib
+
+    name, _, variant = spec.partition(":")
+    return importlib.import_module(f"experiments.{name}").get_config(variant)
+
+
+def _checksum(tree):
+    return float(sum(np.abs(np.asarray(x, np.float64)).sum() for x in jax.tree.leaves(tree)))
+
+
+def main():
+    mode, workdir, spec = sys.argv[1:4]
+    if mode == "process":
+        port, pid, n = sys.argv[4:7]
+        from vaejax import parallel
+
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        parallel.initialize_distributed(f"127.0.0.1:{port}", int(n), int(pid))
+    from vaejax import models, parallel, train
+
+    config = _config(spec)
+    out = dict(devices=jax.device_count(), processes=jax.process_count(),
+               process=jax.process_index())
+    mesh = parallel.data_mesh()
+    # The compiled step's view of its inputs.
+    model, tx = models.from_config(config), train.make_optimizer(config)
+    state = train.create_train_state(config, model, tx, mesh)
+    step = train.make_train_step(config, model, tx, mesh)
+    local = np.zeros((config.batch_size // jax.process_count(), 64, 64, 1), np.float32)
+    batch = parallel.global_batch(local, mesh)
+    compiled = step.lower(state, batch).compile()
+    batch_sharding = compiled.input_shardings[0][1]
+    out["batch_spec"] = str(batch_sharding.spec)
+    out["shard_shape"] = list(batch_sharding.shard_shape(batch.shape))
+    out["local_shards"] = [list(s.data.shape) for s in batch.addressable_shards]
+    try:
+        parallel.check_batch_size(config.batch_size + 1, mesh)
+        out["indivisible_error"] = None
+    except ValueError as err:
+        out["indivisible_error"] = str(err)
+
+    final = train.train_and_evaluate(config, workdir, progress=False)
+    out["checksum"] = _checksum(final.params)
+    out["step"] = int(final.step)
+    # Every process restores the checkpoint it helped write.
+    _, _, restored = train.load_state(workdir)
+    out["restored_checksum"] = _checksum(restored.params)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
