@@ -62,7 +62,7 @@ def cpu_scale(c: ml_collections.ConfigDict, num_steps: int) -> ml_collections.Co
 def apply_variant(c, arg, variants):
     """Applies the comma-separated variants in ``arg`` (None or '' for none).
 
-    Scale variants (``cpu``, then ``smoke``) apply after the others, so
+    Scale variants (``cpu``/``tpu``, then ``smoke``) apply after the others, so
     ``cpu,conv`` and ``conv,cpu`` mean the same.
     """
     variants = dict(variants, smoke=smoke)
@@ -71,7 +71,7 @@ def apply_variant(c, arg, variants):
         if part not in variants:
             raise ValueError(f"unknown config variant {part!r}; expected one of "
                              f"{sorted(variants)}")
-    late = ("cpu", "smoke")
+    late = ("cpu", "tpu", "smoke")
     for part in sorted(parts, key=lambda p: late.index(p) + 1 if p in late else 0):
         c = variants[part](c)
     return c

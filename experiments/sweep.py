@@ -1,0 +1,68 @@
+"""Trains one config over several betas and seeds, one run after another.
+
+    python -m experiments.sweep --config experiments/beta_vae.py:cpu \\
+        --betas 1,4,8 --seeds 0,1,2 [--workdir runs/sweep] [--config.num_steps=...]
+
+Each (beta, seed) trains into ``WORKDIR/beta<beta>_seed<seed>`` (resuming
+there if interrupted; finished runs are skipped at once), then
+``python -m experiments.evaluate --workdir`` works on each.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from vaejax import parallel, train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Config file, e.g. experiments/beta_vae.py:cpu.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Parent directory (default runs/sweep_<name>).")
+_BETAS = flags.DEFINE_list("betas", None, "Comma-separated betas (default: the config's).")
+_SEEDS = flags.DEFINE_list("seeds", ["0"], "Comma-separated seeds (parameters and batch order).")
+flags.mark_flags_as_required(["config"])
+
+
+def sweep_configs(config, betas, seeds) -> list[tuple[str, object]]:
+    """[(run name, config)] for every (beta, seed); seed sets ``seed`` and ``data_seed``."""
+    runs = []
+    for beta in betas:
+        for seed in seeds:
+            c = copy.deepcopy(config)
+            with c.unlocked():
+                c.beta = float(beta)
+                c.seed = c.data_seed = int(seed)
+                c.name = f"{config.name}_beta{float(beta):g}_seed{int(seed)}"
+            runs.append((f"beta{float(beta):g}_seed{int(seed)}", c))
+    return runs
+
+
+def run_sweep(config, workdir, betas, seeds, *, progress=True) -> list[Path]:
+    """Trains every (beta, seed) of :func:`sweep_configs` into ``workdir/<run name>``."""
+    paths = []
+    for name, c in sweep_configs(config, betas, seeds):
+        path = Path(workdir) / name
+        print(f"[{len(paths) + 1}] {c.name} -> {path}")
+        train.train_and_evaluate(c, path, progress=progress)
+        paths.append(path)
+    return paths
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    parallel.initialize_distributed()
+    config = _CONFIG.value
+    betas = _BETAS.value or [config.beta]
+    workdir = _WORKDIR.value or "runs/sweep_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", config.name)
+    run_sweep(config, workdir, betas, _SEEDS.value)
+
+
+if __name__ == "__main__":
+    app.run(main)
