@@ -5,7 +5,7 @@ from experiments import base
 
 
 def cpu(c):
-    # The convolutional model runs about 2.6 steps/s on 2 cores: 30 minutes.
+    # Sized at 2.6 steps/s (Flax's layers): 30 minutes; about 3x faster now.
     c.learning_rate = 5e-4
     c.capacity_steps = 3_500
     return base.cpu_scale(c, 4_500)
