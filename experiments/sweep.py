@@ -19,12 +19,15 @@ from ml_collections import config_flags
 
 from vaejax import parallel, train
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Config file, e.g. experiments/beta_vae.py:cpu.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Parent directory (default runs/sweep_<name>).")
-_BETAS = flags.DEFINE_list("betas", None, "Comma-separated betas (default: the config's).")
-_SEEDS = flags.DEFINE_list("seeds", ["0"], "Comma-separated seeds (parameters and batch order).")
-flags.mark_flags_as_required(["config"])
+
+def _define_flags():
+    # Only when run as a program: importing run_sweep defines no flags.
+    config_flags.DEFINE_config_file(
+        "config", None, "Config file, e.g. experiments/beta_vae.py:cpu.", lock_config=True)
+    flags.DEFINE_string("workdir", None, "Parent directory (default runs/sweep_<name>).")
+    flags.DEFINE_list("betas", None, "Comma-separated betas (default: the config's).")
+    flags.DEFINE_list("seeds", ["0"], "Comma-separated seeds (parameters and batch order).")
+    flags.mark_flags_as_required(["config"])
 
 
 def sweep_configs(config, betas, seeds) -> list[tuple[str, object]]:
@@ -58,11 +61,13 @@ def main(argv):
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     parallel.initialize_distributed()
-    config = _CONFIG.value
-    betas = _BETAS.value or [config.beta]
-    workdir = _WORKDIR.value or "runs/sweep_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", config.name)
-    run_sweep(config, workdir, betas, _SEEDS.value)
+    fl = flags.FLAGS
+    config = fl.config
+    betas = fl.betas or [config.beta]
+    workdir = fl.workdir or "runs/sweep_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", config.name)
+    run_sweep(config, workdir, betas, fl.seeds)
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)
