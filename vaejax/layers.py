@@ -11,11 +11,12 @@ for even input sizes and k in {2, 4}:
 * a stride-2 transposed convolution is a (k/2 x k/2) stride-1 convolution to
   4x the channels followed by depth-to-space.
 
-The stride-1 convolutions are written as patch extraction (slices and a
-concatenation) and one matrix product, whose gradients are matrix products
-too. Parameters keep the standard Flax names and shapes (``kernel`` (k, k,
-C_in, C_out), ``bias`` (C_out,)), so checkpoints are interchangeable with the
-plain Flax layers; :func:`conv_kernel_to_s2d` and friends give the rearranged
+The stride-1 convolutions have a custom VJP that computes the forward pass
+and both gradients as matrix products, shifted slices and pads, or XLA
+convolutions, whichever runs fastest on XLA:CPU for the shape. Parameters
+keep the standard Flax names and shapes (``kernel`` (k, k, C_in, C_out),
+``bias`` (C_out,)), so checkpoints are interchangeable with the plain Flax
+layers; :func:`conv_kernel_to_s2d` and friends give the rearranged
 kernels and their inverses.
 """
 
@@ -123,8 +124,9 @@ def _shift_pad(y, i, j, m):
 #             shifted slices; else XLA's convolution.
 #   input:    wide: XLA's convolution transpose; else one matmul of the output
 #             gradient to m*m*C channels, then a sum of shifted pads.
-#   kernel:   per tap, wide: input^T @ (output gradient padded to the input's
-#             grid); else (shifted input slice)^T @ output gradient.
+#   kernel:   the output gradient transposed once to (O, ...), then per tap,
+#             wide: (its pad to the input's grid) @ input; else @ the shifted
+#             input slice.
 # Concatenating shifted slices (im2col) is avoided: it is slow on XLA:CPU.
 
 def _is_wide(kernel) -> bool:
