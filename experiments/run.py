@@ -13,6 +13,7 @@ VAEJAX_COORDINATOR_ADDRESS, VAEJAX_NUM_PROCESSES, VAEJAX_PROCESS_ID;
 
 import re
 
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -41,8 +42,6 @@ def main(argv):
     parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     config = _CONFIG.value
     workdir = _WORKDIR.value or default_workdir(config)
-    import jax  # pylint: disable=import-outside-toplevel
-
     if jax.process_index() == 0:
         print(f"Training {config.name} in {workdir} on {jax.device_count()} "
               f"{jax.devices()[0].platform} device(s), {jax.process_count()} process(es)")

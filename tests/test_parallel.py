@@ -20,9 +20,9 @@ CONFIG = "beta_vae:conv,smoke"  # batch 16, 30 steps
 
 
 def _env(**extra):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", **extra)
+    env = dict(os.environ)
     env.pop("XLA_FLAGS", None)
-    env.update(extra)
+    env.update(PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", **extra)
     return env
 
 

@@ -230,17 +230,15 @@ def test_denoising_autoencoder_beats_the_corrupted_input(tmp_path):
 
 def test_sweep_runs_each_beta_and_seed(tmp_path):
     from experiments import sweep
-    checkpoint_lib = checkpoint
-
     config = get_config("beta_vae:smoke")
     config.num_steps = 4
     paths = sweep.run_sweep(config, tmp_path, ["1", "8"], ["0", "2"], progress=False)
     assert [p.name for p in paths] == ["beta1_seed0", "beta1_seed2", "beta8_seed0", "beta8_seed2"]
     for path in paths:
-        saved = checkpoint_lib.load_config(path)
+        saved = checkpoint.load_config(path)
         beta, seed = path.name[4:].split("_seed")
         assert saved.beta == float(beta) and saved.seed == saved.data_seed == int(seed)
-        assert checkpoint_lib.Checkpoints(path / "checkpoints").steps() == [4]
+        assert checkpoint.Checkpoints(path / "checkpoints").steps() == [4]
     # Different seeds give different parameters.
     a, b = (train.load_state(p)[2].params for p in paths[:2])
     assert not all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))

@@ -221,33 +221,34 @@ def conv_transpose_stride2(x, kernel, bias=None):
     return y if bias is None else y + bias
 
 
-class Conv2x(nn.Module):
-    """Drop-in for ``nn.Conv(features, (k, k), strides=2, padding='SAME')`` (same parameters)."""
+class _Stride2(nn.Module):
+    """Holds ``kernel`` (k, k, C_in, features) and ``bias`` (features,) as Flax's layers do."""
 
     features: int
     kernel_size: int = 4
     kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
     bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
 
+    def _compute(self, x, kernel, bias):
+        raise NotImplementedError
+
     @nn.compact
     def __call__(self, x):
         kernel = self.param("kernel", self.kernel_init,
                             (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
         bias = self.param("bias", self.bias_init, (self.features,))
+        return self._compute(x, kernel, bias)
+
+
+class Conv2x(_Stride2):
+    """Drop-in for ``nn.Conv(features, (k, k), strides=2, padding='SAME')`` (same parameters)."""
+
+    def _compute(self, x, kernel, bias):
         return conv_stride2(x, kernel, bias)
 
 
-class ConvTranspose2x(nn.Module):
+class ConvTranspose2x(_Stride2):
     """Drop-in for ``nn.ConvTranspose(features, (k, k), strides=(2, 2), padding='SAME')``."""
 
-    features: int
-    kernel_size: int = 4
-    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
-
-    @nn.compact
-    def __call__(self, x):
-        kernel = self.param("kernel", self.kernel_init,
-                            (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
-        bias = self.param("bias", self.bias_init, (self.features,))
+    def _compute(self, x, kernel, bias):
         return conv_transpose_stride2(x, kernel, bias)

@@ -159,10 +159,11 @@ class Autoencoder(nn.Module):
 
 ARCHITECTURES = ("fc", "conv", "deep_fc", "linear")
 CONV_IMPLS = ("fast", "flax")
+DEFAULT_CONV_IMPL = "fast"  # also for configs saved before the field existed
 
 
 def build(architecture: str, *, latents: int, variational: bool,
-          conv_impl: str = "fast") -> Autoencoder:
+          conv_impl: str = DEFAULT_CONV_IMPL) -> Autoencoder:
     """The named architecture.
 
     * ``fc``: Higgins et al. 2017 (4096-1200-1200 ReLU encoder; 1200 x 3 tanh decoder).
@@ -197,7 +198,7 @@ def from_config(config) -> Autoencoder:
     ``conv_impl``)."""
     return build(config.architecture, latents=config.latents,
                  variational=config.objective != "autoencoder",
-                 conv_impl=config.get("conv_impl", "fast"))
+                 conv_impl=config.get("conv_impl", DEFAULT_CONV_IMPL))
 
 
 def init_params(model: Autoencoder, key: jax.Array):

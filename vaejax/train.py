@@ -48,7 +48,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     choices = dict(objective=OBJECTIVES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
                    optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES,
                    conv_impl=models.CONV_IMPLS)
-    defaults = dict(conv_impl="fast")  # fields that configs saved by older versions lack
+    defaults = dict(conv_impl=models.DEFAULT_CONV_IMPL)  # fields older saved configs lack
     for field, allowed in choices.items():
         value = config.get(field, defaults.get(field))
         if value not in allowed:
@@ -214,9 +214,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     workdir.mkdir(parents=True, exist_ok=True)
 
     mesh = parallel.data_mesh()
-    parallel.check_batch_size(config.batch_size, mesh)
     lead = jax.process_index() == 0  # logs, config and progress bar: once
     model, tx = models.from_config(config), make_optimizer(config)
+    train_step = make_train_step(config, model, tx, mesh)  # checks the batch splits evenly
     state = create_train_state(config, model, tx, mesh)
     ckpts = checkpoint_lib.Checkpoints(workdir / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
@@ -240,7 +240,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     batches = pipeline.ShuffledBatches(data.imgs, batch_size=config.batch_size,
                                        seed=config.data_seed, start_step=start,
                                        shard=parallel.process_shard())
-    train_step = make_train_step(config, model, tx, mesh)
     writer = MetricWriter(workdir) if lead else None
     pending: list[dict] = []
     last_saved = restored[0] if restored else None
