@@ -10,12 +10,18 @@ def cpu(c):
     return base.cpu_scale(c, 4_500 if c.architecture == "conv" else 35_000)
 
 
-def get_config(arg=None):
+def autoencoder_config(name: str, architecture: str):
+    """The settings every autoencoder config shares (Adam 1e-3, 100,000 steps)."""
     c = base.base_config()
-    c.name = "autoencoder"
-    c.architecture = "deep_fc"
+    c.name = name
+    c.architecture = architecture
     c.objective = "autoencoder"
     c.optimizer = "adam"
     c.learning_rate = 1e-3
     c.num_steps = 100_000
+    return c
+
+
+def get_config(arg=None):
+    c = autoencoder_config("autoencoder", "deep_fc")
     return base.apply_variant(c, arg, dict(cpu=cpu))

@@ -44,11 +44,17 @@ def tpu(c):
     return c
 
 
-def get_config(arg=None):
+def paper_config(name: str, beta: float):
+    """Higgins et al.'s FC model and optimiser (Adagrad 1e-2) with the given beta."""
     c = base.base_config()
-    c.name = "beta_vae"
+    c.name = name
     c.architecture = "fc"
-    c.beta = 4.0
+    c.beta = beta
     c.optimizer = "adagrad"
     c.learning_rate = 1e-2
+    return c
+
+
+def get_config(arg=None):
+    c = paper_config("beta_vae", 4.0)
     return base.apply_variant(c, arg, dict(conv=conv, cpu=cpu, tpu=tpu))

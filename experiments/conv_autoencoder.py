@@ -4,11 +4,5 @@ from experiments import autoencoder, base
 
 
 def get_config(arg=None):
-    c = base.base_config()
-    c.name = "conv_autoencoder"
-    c.architecture = "conv"
-    c.objective = "autoencoder"
-    c.optimizer = "adam"
-    c.learning_rate = 1e-3
-    c.num_steps = 100_000
+    c = autoencoder.autoencoder_config("conv_autoencoder", "conv")
     return base.apply_variant(c, arg, dict(cpu=autoencoder.cpu))
