@@ -63,6 +63,32 @@ def main():
     # Every process restores the checkpoint it helped write.
     _, _, restored = train.load_state(workdir)
     out["restored_checksum"] = _checksum(restored.params)
+
+    if jax.process_index() == 0:  # for the test's comparison with one device
+        leaves = jax.tree_util.tree_leaves_with_path(final.params)
+        np.savez(f"{workdir}/final_params.npz",
+                 **{jax.tree_util.keystr(k): np.asarray(v) for k, v in leaves})
+
+    # A corrupt latest checkpoint: every process falls back to the previous
+    # one, and process 0 alone sets it aside.
+    from jax.experimental import multihost_utils
+    from pathlib import Path
+
+    latest = max(int(p.name) for p in (Path(workdir) / "checkpoints").iterdir() if p.name.isdigit())
+    if jax.process_index() == 0:
+        for f in (Path(workdir) / "checkpoints" / str(latest)).rglob("*"):
+            if f.is_file():
+                f.write_bytes(b"\0garbage")
+    multihost_utils.sync_global_devices("corrupted")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, _, fallback = train.load_state(workdir)
+    out["fallback_step"] = int(fallback.step)
+    out["fallback_warnings"] = sum("unreadable" in str(w.message) for w in caught)
+    out["checkpoint_dirs"] = sorted(p.name for p in (Path(workdir) / "checkpoints").iterdir()
+                                    if not p.name.startswith("."))
     print("RESULT " + json.dumps(out), flush=True)
 
 

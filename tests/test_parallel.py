@@ -91,10 +91,20 @@ def test_two_processes_train_together(tmp_path, one_device_run):
     # The processes agree, and each restored the checkpoint they wrote together.
     assert outs[0]["checksum"] == outs[1]["checksum"]
     assert all(o["restored_checksum"] == o["checksum"] for o in outs)
+    # A corrupt latest checkpoint: both fall back to step 20, process 0 alone
+    # warns and sets step 30 aside, once.
+    assert [o["fallback_step"] for o in outs] == [20, 20]
+    assert [o["fallback_warnings"] for o in outs] == [1, 0]
+    assert all(o["checkpoint_dirs"] == ["20", "30.corrupt"] for o in outs)
     # Logged once: one metrics row per logging step.
     steps = [json.loads(l)["step"] for l in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps))
-    _assert_params_close(_params(workdir), _params(one_device_run))
+    with np.load(workdir / "final_params.npz") as f:
+        two_process = {k: f[k] for k in f.files}
+    one = {jax.tree_util.keystr(k): v
+           for k, v in jax.tree_util.tree_leaves_with_path(_params(one_device_run))}
+    assert sorted(two_process) == sorted(one)
+    _assert_params_close(two_process, one)
 
 
 def test_process_shards_partition_each_batch():

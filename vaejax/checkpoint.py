@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 
 class CheckpointError(RuntimeError):
@@ -152,12 +153,16 @@ class Checkpoints:
         return None
 
     def _set_aside(self, step: int, err: Exception) -> None:
+        """Renames an unreadable step (on process 0; the others wait for it)."""
         bad = self.directory / str(step)
-        warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
-                      f"({type(err).__name__}: {err}); moved to {bad}.corrupt, "
-                      "falling back to the previous one")
-        if bad.exists():
-            os.replace(bad, bad.with_name(f"{step}.corrupt"))
+        if jax.process_index() == 0:
+            warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
+                          f"({type(err).__name__}: {err}); moved to {bad}.corrupt, "
+                          "falling back to the previous one")
+            if bad.exists():
+                os.replace(bad, bad.with_name(f"{step}.corrupt"))
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices(f"vaejax_checkpoint_set_aside_{step}")
         self._manager.reload()
 
     def close(self) -> None:
