@@ -10,7 +10,7 @@ factors (no encoding: the metrics' own cost).
 import argparse
 import time
 
-from vaejax.data import GroundTruth
+from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import baselines, evaluate
 
 
@@ -20,7 +20,7 @@ def main():
     parser.add_argument("--sizes", default="standard", choices=sorted(evaluate.SIZES))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    data = GroundTruth()
+    data = GroundTruth(dsprites.load("simulated"))  # the cached grid
     if args.workdir:
         _, model, params, step = evaluate.load_model(args.workdir)
         representation = baselines.encoder_representation(model, params)

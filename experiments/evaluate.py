@@ -16,7 +16,8 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the metrics' sampling.")
 _SIZES = flags.DEFINE_enum("sizes", "standard", sorted(evaluate.SIZES),
                            "Metric sizes: standard (disentanglement_lib), reduced, smoke.")
 _DATA = flags.DEFINE_string("data_source", None,
-                            "dSprites source for the ground truth (default: the renderer).")
+                            "dSprites source for the ground truth (default: the cached simulated "
+                            "grid at standard sizes, the renderer otherwise).")
 flags.mark_flags_as_required(["workdir"])
 
 

@@ -1,7 +1,7 @@
 """Run by tests/test_parallel.py in a fresh process (device count and the
 distributed runtime are fixed when JAX starts).
 
-    python tests/parallel_worker.py devices WORKDIR CONFIG
+    python tests/parallel_worker.py devices WORKDIR CONFIG [FIELD=VALUE ...]
     python tests/parallel_worker.py process WORKDIR CONFIG PORT PROCESS_ID NUM_PROCESSES
 
 Trains CONFIG (``file.py:variant`` under experiments/) into WORKDIR and
@@ -37,6 +37,12 @@ def main():
     from vaejax import models, parallel, train
 
     config = _config(spec)
+    if mode == "devices":
+        import ast
+
+        for override in sys.argv[4:]:
+            field, _, value = override.partition("=")
+            config[field] = ast.literal_eval(value)
     out = dict(devices=jax.device_count(), processes=jax.process_count(),
                process=jax.process_index())
     mesh = parallel.data_mesh()
@@ -59,6 +65,11 @@ def main():
 
     final = train.train_and_evaluate(config, workdir, progress=False)
     out["checksum"] = _checksum(final.params)
+    leaves = jax.tree_util.tree_leaves_with_path(dict(params=final.params, opt=final.opt_state))
+    out["specs"] = {jax.tree_util.keystr(k): [a if a is None else str(a) for a in v.sharding.spec]
+                    for k, v in leaves if hasattr(v, "sharding")}
+    out["shard_shapes"] = {jax.tree_util.keystr(k): list(v.addressable_shards[0].data.shape)
+                           for k, v in leaves if hasattr(v, "addressable_shards")}
     out["step"] = int(final.step)
     # Every process restores the checkpoint it helped write.
     _, _, restored = train.load_state(workdir)

@@ -167,6 +167,32 @@ def test_memoized_representation_encodes_each_image_once():
     assert sum(calls) == first  # nothing encoded again
 
 
+def test_memoized_representation_encodes_the_rest_of_the_grid_in_order():
+    class ClassesAsImages:  # "images" are the factor classes themselves: cheap
+        def images(self, classes):
+            return np.asarray(classes, np.float32)
+
+    seen = []
+
+    def fn(images):
+        seen.append(factors.classes_to_index(images.astype(np.int64)))
+        return images * 2.0
+
+    memo = codes.MemoizedRepresentation(fn, ClassesAsImages(), batch_size=50_000)
+    rng = np.random.default_rng(0)
+    few = factors.index_to_classes(rng.choice(factors.NUM_IMAGES, 1000, replace=False))
+    np.testing.assert_array_equal(memo.codes_for(few), few * 2.0)
+    assert sum(map(len, seen)) == 1000  # a small request encodes only what it needs
+    many = factors.index_to_classes(rng.integers(factors.NUM_IMAGES, size=600_000))
+    np.testing.assert_array_equal(memo.codes_for(many), many * 2.0)
+    encoded = np.concatenate(seen[1:])
+    # The rest of the grid, each image once, in grid order.
+    assert len(encoded) == factors.NUM_IMAGES - 1000
+    assert np.all(np.diff(encoded) > 0)
+    everything = factors.index_to_classes(np.arange(factors.NUM_IMAGES))
+    np.testing.assert_array_equal(memo.codes_for(everything), everything * 2.0)
+
+
 def test_pixel_and_pca_baselines():
     imgs = GT.images(GT.sample_factors(5, np.random.default_rng(0)))
     assert baselines.raw_pixels(imgs).shape == (5, 4096)

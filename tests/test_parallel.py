@@ -36,9 +36,23 @@ def _params(workdir):
     return train.load_state(workdir)[2].params
 
 
-def _assert_params_close(a, b):
+DENSE = "['params']['encoder']['Dense_0']['kernel']"  # (1024, 256)
+BIAS = "['params']['encoder']['Dense_0']['bias']"  # 256 elements: too small to split
+
+
+def _final_params(workdir):
+    """The worker's final parameters (it then corrupts its latest checkpoint)."""
+    with np.load(workdir / "final_params.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def _keyed(params):
+    return {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(params)}
+
+
+def _assert_params_close(a, b, atol=2e-5):
     for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b)):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=2e-5,
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=atol,
                                    err_msg=jax.tree_util.keystr(path))
 
 
@@ -50,21 +64,78 @@ def one_device_run(tmp_path_factory):
     return workdir
 
 
-def test_eight_devices_match_one(tmp_path, one_device_run):
+def _run_eight(workdir, *overrides):
     proc = subprocess.run(
-        [sys.executable, str(WORKER), "devices", str(tmp_path / "eight"), CONFIG],
+        [sys.executable, str(WORKER), "devices", str(workdir), CONFIG, *overrides],
         env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=8"),
         capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = _result(proc.stdout)
     assert out["devices"] == 8
+    assert out["step"] == 30 and out["restored_checksum"] == out["checksum"]
+    # A corrupt latest checkpoint falls back to the previous one, with a warning.
+    assert out["fallback_step"] == 20 and out["fallback_warnings"] == 1
+    return out
+
+
+def test_eight_devices_match_one(tmp_path, one_device_run):
+    out = _run_eight(tmp_path / "eight")
     # The compiled step splits the batch over the data axis: 2 examples per device.
     assert out["batch_spec"] == "P('data',)"
     assert out["shard_shape"] == [2, 64, 64, 1]
     assert out["local_shards"] == [[2, 64, 64, 1]] * 8
     assert "not divisible by the 8 devices" in out["indivisible_error"]
-    assert out["step"] == 30 and out["restored_checksum"] == out["checksum"]
-    _assert_params_close(_params(tmp_path / "eight"), _params(one_device_run))
+    # Parameters and optimizer state replicated.
+    assert all(spec == [] for spec in out["specs"].values())
+    assert out["shard_shapes"][DENSE] == [1024, 256]
+    eight, one = _final_params(tmp_path / "eight"), _keyed(_params(one_device_run))
+    assert sorted(eight) == sorted(one)
+    _assert_params_close(eight, one)
+
+
+# SGD: Adam scales each update to about the learning rate whatever the
+# gradient's size, so entries whose gradient is ~0 drift apart under another
+# summation order (sharding changes it more than the batch split does).
+SGD = dict(optimizer="sgd", learning_rate=1e-5)
+
+
+def test_eight_devices_with_sharded_parameters_match_one(tmp_path):
+    config = beta_vae.get_config("conv,smoke")
+    config.update(SGD)
+    train.train_and_evaluate(config, tmp_path / "one", progress=False)
+    out = _run_eight(tmp_path / "eight", "shard_params=True",
+                     *(f"{k}={v!r}" for k, v in SGD.items()))
+    assert out["specs"][DENSE] == ["data", None]
+    assert out["shard_shapes"][DENSE] == [128, 256]
+    assert out["specs"][BIAS] == []
+    eight, one = _final_params(tmp_path / "eight"), _keyed(_params(tmp_path / "one"))
+    assert sorted(eight) == sorted(one)
+    _assert_params_close(eight, one)
+
+
+def test_state_sharding_splits_large_arrays_and_their_moments():
+    from jax.sharding import AbstractMesh, PartitionSpec as P
+
+    from vaejax import models, parallel
+
+    config = beta_vae.get_config("conv,smoke")
+    model, tx = models.from_config(config), train.make_optimizer(config)
+    state = jax.eval_shape(lambda: train.create_train_state(config, model, tx))
+    mesh = AbstractMesh((8,), ("data",))
+    specs = _keyed(jax.tree.map(lambda s: s.spec, parallel.state_sharding(
+        dict(params=state.params, opt=state.opt_state, key=state.key, step=state.step),
+        mesh, shard_params=True)))
+    for name in (DENSE, "['opt'][0].mu['encoder']['Dense_0']['kernel']",
+                 "['opt'][0].nu['encoder']['Dense_0']['kernel']"):
+        assert specs[name] == P("data", None), name  # (1024, 256): rows
+    # (4, 4, 64, 64) kernel: the first of its largest divisible axes.
+    assert specs["['params']['decoder']['ConvTranspose_0']['kernel']"] == P(None, None, "data", None)
+    # (4, 4, 32, 1): 512 elements, replicated.
+    assert specs["['params']['decoder']['ConvTranspose_3']['kernel']"] == P()
+    for name in (BIAS, "['key']", "['step']", "['opt'][0].count"):
+        assert specs[name] == P(), name
+    replicated = parallel.state_sharding(state, mesh, shard_params=False)
+    assert all(s.spec == P() for s in jax.tree.leaves(replicated))
 
 
 def _free_port() -> int:
@@ -99,10 +170,7 @@ def test_two_processes_train_together(tmp_path, one_device_run):
     # Logged once: one metrics row per logging step.
     steps = [json.loads(l)["step"] for l in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps))
-    with np.load(workdir / "final_params.npz") as f:
-        two_process = {k: f[k] for k in f.files}
-    one = {jax.tree_util.keystr(k): v
-           for k, v in jax.tree_util.tree_leaves_with_path(_params(one_device_run))}
+    two_process, one = _final_params(workdir), _keyed(_params(one_device_run))
     assert sorted(two_process) == sorted(one)
     _assert_params_close(two_process, one)
 

@@ -1,7 +1,9 @@
 """Data parallelism over every device of every process, with ``jax.sharding``.
 
 The batch is split along the ``data`` axis of a one-axis mesh over all
-devices; parameters, optimizer state and the RNG key are replicated. Under
+devices; parameters, optimizer state and the RNG key are replicated (or,
+with :func:`state_sharding`'s ``shard_params``, large arrays are split over
+the same axis, ZeRO-3 / FSDP style, and gathered by XLA where used). Under
 ``jax.jit`` the loss is the mean over the *global* batch, so gradients and
 metrics are reduced across devices by XLA, and a step on N devices computes
 the same function as on one.
@@ -75,6 +77,31 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
 
 def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
+
+
+def state_sharding(state, mesh: Mesh, *, shard_params: bool = False,
+                   min_size: int = 2 ** 14):
+    """A NamedSharding for every leaf of ``state`` (arrays or ShapeDtypeStructs).
+
+    Replicated, unless ``shard_params``: then each array of at least
+    ``min_size`` elements is split over the ``data`` axis along its largest
+    dimension divisible by the axis size (optimizer moments, shaped like the
+    parameters, follow the same rule). Small or indivisible arrays, the step
+    and the key stay replicated.
+    """
+    size = mesh.shape[DATA_AXIS]
+
+    def rule(leaf):
+        shape = tuple(leaf.shape)
+        if shard_params and size > 1 and int(np.prod(shape)) >= min_size:
+            for axis in sorted(range(len(shape)), key=lambda a: (-shape[a], a)):
+                if shape[axis] % size == 0:
+                    spec = [None] * len(shape)
+                    spec[axis] = DATA_AXIS
+                    return NamedSharding(mesh, PartitionSpec(*spec))
+        return replicated(mesh)
+
+    return jax.tree.map(rule, state)
 
 
 def check_batch_size(batch_size: int, mesh: Mesh) -> None:

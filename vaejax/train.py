@@ -53,6 +53,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         value = config.get(field, defaults.get(field))
         if value not in allowed:
             raise ValueError(f"config.{field} must be one of {allowed}, got {value!r}")
+    if not isinstance(config.get("shard_params", False), bool):
+        raise ValueError(f"config.shard_params must be True or False, got {config.shard_params!r}")
     for field in ("batch_size", "num_steps", "latents", "log_every", "checkpoint_every",
                   "keep_checkpoints"):
         if int(config[field]) <= 0:
@@ -73,12 +75,22 @@ def make_optimizer(config) -> optax.GradientTransformation:
     return opt
 
 
+def state_sharding(config, model, tx, mesh):
+    """The train state's sharding over ``mesh``: replicated, or with large
+    parameters and optimizer moments split over devices when
+    ``config.shard_params``."""
+    abstract = jax.eval_shape(lambda: create_train_state(config, model, tx))
+    return parallel.state_sharding(abstract, mesh,
+                                   shard_params=bool(config.get("shard_params", False)))
+
+
 def create_train_state(config, model, tx, mesh=None) -> TrainState:
-    """The initial state from ``config.seed``; replicated over ``mesh`` when given
-    (computed under jit, so it works across processes too)."""
+    """The initial state from ``config.seed``; laid out over ``mesh`` when given
+    (see :func:`state_sharding`; computed under jit, so it works across
+    processes too)."""
     if mesh is not None:
         return jax.jit(lambda: create_train_state(config, model, tx),
-                       out_shardings=parallel.replicated(mesh))()
+                       out_shardings=state_sharding(config, model, tx, mesh))()
     key = jax.random.key(config.seed)
     init_key, train_key = jax.random.split(key)
     params = models.init_params(model, init_key)
@@ -135,8 +147,9 @@ def make_train_step(config, model, tx, mesh=None) -> Callable:
 
     batch: float32 (B, 64, 64, 1) images in [0, 1]. With a ``mesh``
     (:func:`vaejax.parallel.data_mesh`), the batch is split over its ``data``
-    axis and the state and metrics are replicated; the step computes the same
-    function of the global batch on any number of devices.
+    axis, the state keeps the layout of :func:`state_sharding` and the
+    metrics are replicated; the step computes the same function of the
+    global batch on any number of devices.
     """
 
     def train_step(state: TrainState, batch):
@@ -151,9 +164,10 @@ def make_train_step(config, model, tx, mesh=None) -> Callable:
     if mesh is None:
         return jax.jit(train_step, donate_argnums=0)
     parallel.check_batch_size(config.batch_size, mesh)
-    rep = parallel.replicated(mesh)
+    rep, layout = parallel.replicated(mesh), state_sharding(config, model, tx, mesh)
     return jax.jit(train_step, donate_argnums=0,
-                   in_shardings=(rep, parallel.batch_sharding(mesh)), out_shardings=(rep, rep))
+                   in_shardings=(layout, parallel.batch_sharding(mesh)),
+                   out_shardings=(layout, rep))
 
 
 class MetricWriter:

@@ -81,9 +81,17 @@ def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
 
 def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
              data_source: str | None = None, progress: bool = True) -> dict:
-    """Writes the pictures and ``metrics.json`` for ``workdir``; returns the metrics dict."""
+    """Writes the pictures and ``metrics.json`` for ``workdir``; returns the metrics dict.
+
+    ``data_source`` (a :func:`vaejax.data.dsprites.load` source) supplies the
+    ground-truth images. None: at standard sizes the cached simulated grid
+    (rendered once; the metrics then read ~all of it), at smaller sizes the
+    renderer, image by image.
+    """
     if sizes not in SIZES:
         raise ValueError(f"sizes must be one of {sorted(SIZES)}, got {sizes!r}")
+    if data_source is None and sizes == "standard":
+        data_source = "simulated"
     workdir = Path(workdir)
     out_dir = workdir / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
