@@ -218,3 +218,59 @@ def test_ica_baseline_gives_unit_variance_sources_on_its_fit_images():
     assert sources.shape == (400, 4)
     np.testing.assert_allclose(sources.std(axis=0), 1.0, rtol=0.05)
     np.testing.assert_allclose(np.corrcoef(sources.T), np.eye(4), atol=0.05)
+
+
+def test_explicitness_against_rank_auc():
+    """Second computation: one-vs-rest ROC AUC from ranks (Mann-Whitney U)."""
+    from scipy import stats
+    from sklearn import linear_model
+
+    rng = np.random.default_rng(0)
+    y = np.stack([rng.integers(0, 3, 400), rng.integers(0, 2, 400)], 1)
+    z = np.stack([y[:, 0] + rng.normal(0, 0.8, 400), y[:, 1] - rng.normal(0, 1.0, 400),
+                  rng.normal(size=400)], 1)
+    train, test = slice(0, 250), slice(250, None)
+    out = metrics._explicitness(z[train], y[train], z[test], y[test], 0)
+
+    def auc(labels, scores):  # P(score of a positive > score of a negative), ties halved
+        ranks = stats.rankdata(scores)
+        pos = labels.astype(bool)
+        u = ranks[pos].sum() - pos.sum() * (pos.sum() + 1) / 2
+        return u / (pos.sum() * (~pos).sum())
+
+    for part, key in ((train, "explicitness_train"), (test, "explicitness_test")):
+        per_factor = []
+        for k in range(2):
+            model = linear_model.LogisticRegression(max_iter=1000, random_state=0)
+            proba = model.fit(z[train], y[train, k]).predict_proba(z[part])
+            per_factor.append(np.mean([auc(y[part, k] == c, proba[:, i])
+                                       for i, c in enumerate(model.classes_)]))
+        assert out[key] == pytest.approx(np.mean(per_factor), rel=1e-9)
+    assert 0.5 < out["explicitness_test"] < 1.0
+
+
+def test_factor_vae_metric_against_a_loop():
+    """Second computation: the FactorVAE metric vote by vote, with the same draws."""
+    # Noise fixed per grid image, so a code does not depend on its batch.
+    noise = np.random.default_rng(0).normal(0, [0.5, 0.3, 2.0, 0.2, 0.05],
+                                            size=(factors.NUM_IMAGES, 5))
+    noisy = FactorCode(lambda v, c: v[:, 1:] + noise[factors.classes_to_index(c)])
+    out = metrics.factor_vae_metric(noisy, GT, seed=3, num_train=60, num_eval=40,
+                                    num_variance_estimate=500, batch_size=16)
+    rng = np.random.default_rng(3)
+    sd = np.std(noisy.codes_for(GT.sample_factors(500, rng)), axis=0, ddof=1)
+
+    def votes(n):
+        table = np.zeros((5, 5), int)
+        labels = rng.integers(5, size=n)
+        for k in labels:
+            classes = GT.sample_factors(16, rng, fixed_factor=int(GT.varying_factors[k]))
+            z = noisy.codes_for(classes) / sd
+            table[int(np.argmin(z.var(axis=0, ddof=1))), k] += 1
+        return table
+
+    train, evals = votes(60), votes(40)
+    best = train.argmax(axis=1)
+    assert out["train_accuracy"] == pytest.approx(train[range(5), best].sum() / 60)
+    assert out["eval_accuracy"] == pytest.approx(evals[range(5), best].sum() / 40)
+    assert out["num_active_dims"] == 5
