@@ -8,11 +8,15 @@ Trains CONFIG (``file.py:variant`` under experiments/) into WORKDIR and
 prints one JSON line with what the test checks.
 """
 
+import ast
 import json
 import sys
+import warnings
+from pathlib import Path
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 
 def _config(spec):
@@ -38,8 +42,6 @@ def main():
 
     config = _config(spec)
     if mode == "devices":
-        import ast
-
         for override in sys.argv[4:]:
             field, _, value = override.partition("=")
             config[field] = ast.literal_eval(value)
@@ -82,17 +84,12 @@ def main():
 
     # A corrupt latest checkpoint: every process falls back to the previous
     # one, and process 0 alone sets it aside.
-    from jax.experimental import multihost_utils
-    from pathlib import Path
-
     latest = max(int(p.name) for p in (Path(workdir) / "checkpoints").iterdir() if p.name.isdigit())
     if jax.process_index() == 0:
         for f in (Path(workdir) / "checkpoints" / str(latest)).rglob("*"):
             if f.is_file():
                 f.write_bytes(b"\0garbage")
     multihost_utils.sync_global_devices("corrupted")
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _, _, fallback = train.load_state(workdir)
