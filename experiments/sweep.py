@@ -35,12 +35,13 @@ def sweep_configs(config, betas, seeds) -> list[tuple[str, object]]:
     runs = []
     for beta in betas:
         for seed in seeds:
+            run = f"beta{float(beta):g}_seed{int(seed)}"
             c = copy.deepcopy(config)
             with c.unlocked():
                 c.beta = float(beta)
                 c.seed = c.data_seed = int(seed)
-                c.name = f"{config.name}_beta{float(beta):g}_seed{int(seed)}"
-            runs.append((f"beta{float(beta):g}_seed{int(seed)}", c))
+                c.name = f"{config.name}_{run}"
+            runs.append((run, c))
     return runs
 
 

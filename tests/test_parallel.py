@@ -50,9 +50,9 @@ def _keyed(params):
     return {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(params)}
 
 
-def _assert_params_close(a, b, atol=2e-5):
+def _assert_params_close(a, b):
     for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b)):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=atol,
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=2e-5,
                                    err_msg=jax.tree_util.keystr(path))
 
 
