@@ -149,3 +149,100 @@ def test_shape_mismatch_is_named():
         losses.bernoulli_log_likelihood(jnp.zeros((2, 3)), jnp.zeros((2, 4)))
     with pytest.raises(ValueError, match="mean and logvar"):
         losses.kl_diagonal_gaussian(jnp.zeros((2, 3)), jnp.zeros((2, 4)))
+
+
+def _exact_log_aggregate(z, mean, logvar):
+    """log q(z) and log q_d(z_d), q = (1/N) sum_n q(.|x_n), by explicit sums (scipy)."""
+    from scipy.stats import norm
+
+    n, d = mean.shape
+    std = np.exp(0.5 * np.asarray(logvar, np.float64))
+    log_qz, log_qd = np.zeros(len(z)), np.zeros((len(z), d))
+    for i, zi in enumerate(np.asarray(z, np.float64)):
+        dens = norm.pdf(zi[None, :], loc=np.asarray(mean, np.float64), scale=std)  # (N, D)
+        log_qz[i] = np.log(np.mean(np.prod(dens, axis=1)))
+        log_qd[i] = np.log(np.mean(dens, axis=0))
+    return log_qz, log_qd
+
+
+def test_aggregate_posterior_is_exact_when_the_batch_is_the_whole_set():
+    rng = np.random.default_rng(0)
+    mean = rng.normal(size=(7, 3)).astype(np.float32)
+    logvar = (rng.normal(size=(7, 3)) * 0.3 - 1).astype(np.float32)
+    z = mean + np.exp(0.5 * logvar) * rng.normal(size=(7, 3)).astype(np.float32)
+    log_qz, log_qd = losses.aggregate_posterior_log_density(z, mean, logvar, dataset_size=7)
+    exact_qz, exact_qd = _exact_log_aggregate(z, mean, logvar)
+    np.testing.assert_allclose(log_qz, exact_qz, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(log_qd, exact_qd, rtol=1e-5, atol=1e-5)
+    tc = losses.total_correlation(z, mean, logvar, dataset_size=7)
+    np.testing.assert_allclose(tc, exact_qz - exact_qd.sum(1), rtol=1e-4, atol=1e-4)
+
+
+def test_stratified_estimate_of_q_is_unbiased_over_batches():
+    # For an anchor x_0 and every batch of it with 2 of the other 5 examples, the
+    # average of the estimated q(z_0) equals the exact q(z_0) over all 6.
+    import itertools
+
+    rng = np.random.default_rng(1)
+    mean = rng.normal(size=(6, 2)).astype(np.float32)
+    logvar = (rng.normal(size=(6, 2)) * 0.3).astype(np.float32)
+    z0 = mean[0] + 0.5
+    estimates = []
+    for others in itertools.combinations(range(1, 6), 2):
+        idx = [0, *others]
+        z = np.stack([z0, mean[others[0]], mean[others[1]]])  # rows 1, 2 unused here
+        log_qz, _ = losses.aggregate_posterior_log_density(z, mean[idx], logvar[idx],
+                                                           dataset_size=6)
+        estimates.append(np.exp(float(log_qz[0])))
+    exact, _ = _exact_log_aggregate(z0[None], mean, logvar)
+    assert np.mean(estimates) == pytest.approx(np.exp(exact[0]), rel=1e-5)
+    assert np.std(estimates) > 1e-4 * np.mean(estimates)  # single batches do differ
+
+
+def test_total_correlation_known_cases():
+    # Means on a 4 x 4 product grid with equal variances: q(z) factorises, TC = 0.
+    grid = np.stack(np.meshgrid(np.arange(4.0), np.arange(4.0) * 2, indexing="ij"), -1)
+    mean = grid.reshape(16, 2).astype(np.float32)
+    logvar = np.full((16, 2), -2.0, np.float32)
+    rng = np.random.default_rng(2)
+    z = mean + 0.37 * rng.normal(size=(16, 2)).astype(np.float32)
+    tc = losses.total_correlation(z, mean, logvar, dataset_size=16)
+    np.testing.assert_allclose(tc, 0.0, atol=2e-5)
+    # The same 16 points on the diagonal (z_1 = z_2): strongly dependent.
+    diag = np.repeat(np.arange(16.0)[:, None], 2, 1).astype(np.float32)
+    tc_diag = losses.total_correlation(diag + z - mean, diag, logvar, dataset_size=16)
+    assert float(jnp.mean(tc_diag)) > 2.0
+    # M identical posteriors: stratified TC = 0; MWS = (D - 1) log N exactly.
+    same_mean, same_logvar = np.zeros((5, 4), np.float32), np.zeros((5, 4), np.float32)
+    zs = rng.normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        losses.total_correlation(zs, same_mean, same_logvar, dataset_size=1000), 0.0, atol=1e-5)
+    np.testing.assert_allclose(
+        losses.total_correlation(zs, same_mean, same_logvar, dataset_size=1000, estimator="mws"),
+        3 * np.log(1000.0), rtol=1e-5)
+
+
+def test_beta_tc_elbo():
+    logits, targets, mean, logvar = _vae_inputs(3)
+    z = losses.reparameterize(jax.random.key(0), mean, logvar)
+    one = losses.beta_tc_elbo(logits, targets, mean, logvar, z, beta=1.0, dataset_size=100)
+    elbo = losses.beta_elbo(logits, targets, mean, logvar, beta=1.0)
+    np.testing.assert_allclose(one.loss, elbo.loss, rtol=1e-6)
+    six = losses.beta_tc_elbo(logits, targets, mean, logvar, z, beta=6.0, dataset_size=100)
+    np.testing.assert_allclose(six.loss, elbo.loss + 5 * six.total_correlation, rtol=1e-5)
+    grads = jax.jit(jax.grad(lambda m: jnp.mean(losses.beta_tc_elbo(
+        logits, targets, m, logvar, losses.reparameterize(jax.random.key(0), m, logvar),
+        beta=6.0, dataset_size=100).loss)))(mean)
+    assert grads.shape == mean.shape and bool(jnp.all(jnp.isfinite(grads)))
+
+
+def test_total_correlation_errors():
+    x = jnp.zeros((4, 3))
+    with pytest.raises(ValueError, match="estimator"):
+        losses.total_correlation(x, x, x, dataset_size=10, estimator="mss")
+    with pytest.raises(ValueError, match="at least 2"):
+        losses.total_correlation(x[:1], x[:1], x[:1], dataset_size=10)
+    with pytest.raises(ValueError, match="dataset_size"):
+        losses.total_correlation(x, x, x, dataset_size=3)
+    with pytest.raises(ValueError, match="z and mean"):
+        losses.total_correlation(x[:, :2], x, x, dataset_size=10)

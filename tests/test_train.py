@@ -17,7 +17,7 @@ from vaejax.data import dsprites
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_CONFIGS = ["autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
-                 "beta_vae", "beta_vae:conv", "beta_vae_capacity"]
+                 "beta_vae", "beta_vae:conv", "beta_vae_capacity", "beta_tcvae"]
 
 
 def get_config(spec):
@@ -131,6 +131,14 @@ def test_bad_config_value_names_the_field(tmp_path):
     config.optimizer = "adamw"
     with pytest.raises(ValueError, match="config.optimizer"):
         train.train_and_evaluate(config, tmp_path, progress=False)
+    config = get_config("beta_tcvae:smoke")
+    config.tc_estimator = "mss"
+    with pytest.raises(ValueError, match="config.tc_estimator"):
+        train.validate_config(config)
+    config.tc_estimator = "mws"
+    config.dataset_size = config.batch_size - 1
+    with pytest.raises(ValueError, match="config.dataset_size"):
+        train.validate_config(config)
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, monkeypatch):

@@ -37,7 +37,7 @@ class TrainState:
     key: jax.Array
 
 
-OBJECTIVES = ("autoencoder", "beta_vae", "capacity")
+OBJECTIVES = ("autoencoder", "beta_vae", "capacity", "beta_tcvae")
 LIKELIHOODS = ("bernoulli", "gaussian")
 CORRUPTIONS = ("none", "masking", "salt_and_pepper")
 OPTIMIZERS = ("adam", "adagrad", "sgd")
@@ -47,8 +47,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first field with a bad value."""
     choices = dict(objective=OBJECTIVES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
                    optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES,
-                   conv_impl=models.CONV_IMPLS)
-    defaults = dict(conv_impl=models.DEFAULT_CONV_IMPL)  # fields older saved configs lack
+                   conv_impl=models.CONV_IMPLS, tc_estimator=losses.TC_ESTIMATORS)
+    defaults = dict(conv_impl=models.DEFAULT_CONV_IMPL, tc_estimator="stratified")  # fields older saved configs lack
     for field, allowed in choices.items():
         value = config.get(field, defaults.get(field))
         if value not in allowed:
@@ -59,6 +59,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                   "keep_checkpoints"):
         if int(config[field]) <= 0:
             raise ValueError(f"config.{field} must be positive, got {config[field]}")
+    if config.objective == "beta_tcvae" and not (
+            config.batch_size >= 2 and config.get("dataset_size", 0) >= config.batch_size):
+        raise ValueError("the beta_tcvae objective needs config.batch_size >= 2 and "
+                         "config.dataset_size (the training set's size) >= the batch size, got "
+                         f"{config.batch_size} and {config.get('dataset_size')}")
     if config.learning_rate <= 0:
         raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
     if config.objective != "autoencoder" and config.likelihood != "bernoulli":
@@ -98,12 +103,15 @@ def create_train_state(config, model, tx, mesh=None) -> TrainState:
                       opt_state=tx.init(params), key=train_key)
 
 
+def _ramp(value, warmup, step):
+    if not warmup:
+        return jnp.float32(value)
+    return value * jnp.clip(step.astype(jnp.float32) / warmup, 0.0, 1.0)
+
+
 def beta_at(config, step):
     """beta, ramped linearly from 0 over ``beta_warmup_steps`` when that is set."""
-    warmup = config.get("beta_warmup_steps", 0)
-    if not warmup:
-        return jnp.float32(config.beta)
-    return config.beta * jnp.clip(step.astype(jnp.float32) / warmup, 0.0, 1.0)
+    return _ramp(config.beta, config.get("beta_warmup_steps", 0), step)
 
 
 def _corrupt(config, key, images):
@@ -130,6 +138,13 @@ def loss_fn(params, model, config, images, key, step):
         beta = beta_at(config, step)
         terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=beta)
         extra = dict(beta=beta)
+    elif config.objective == "beta_tcvae":
+        # The TC weight ramps from 1 (the plain ELBO) to beta.
+        beta = 1.0 + _ramp(config.beta - 1.0, config.get("beta_warmup_steps", 0), step)
+        terms = losses.beta_tc_elbo(out["logits"], images, out["mean"], out["logvar"], out["z"],
+                                    beta=beta, dataset_size=config.dataset_size,
+                                    estimator=config.get("tc_estimator", "stratified"))
+        extra = dict(beta=beta, total_correlation=jnp.mean(terms.total_correlation))
     else:
         capacity = losses.linear_capacity(step, max_capacity=config.capacity_max,
                                           num_steps=config.capacity_steps)
