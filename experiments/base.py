@@ -15,7 +15,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.architecture = "fc"  # fc | conv | deep_fc | linear
     c.conv_impl = "fast"  # fast | flax: same function and parameters (vaejax.layers)
     c.latents = 10
-    c.objective = "beta_vae"  # autoencoder | beta_vae | capacity
+    c.objective = "beta_vae"  # autoencoder | beta_vae | capacity | beta_tcvae
     c.likelihood = "bernoulli"  # bernoulli | gaussian (autoencoder only)
     c.beta = 1.0
     c.beta_warmup_steps = 0  # beta ramps linearly from 0 over these steps
