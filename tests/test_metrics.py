@@ -149,6 +149,43 @@ def test_sap_and_modularity_on_known_matrices():
     assert metrics.modularity(np.array([[1.0, 1.0, 0.0], [0, 0, 0]])) == pytest.approx(0.25)
 
 
+def _svm_accuracy_by_scipy(x_train, y_train, x_test, y_test, c):
+    """One-feature one-vs-rest linear SVM (squared hinge, L2 on weight and
+    intercept, as liblinear), each class's problem solved with scipy's L-BFGS."""
+    from scipy.optimize import minimize
+
+    def fit(sign):
+        def objective(p):
+            margin = np.maximum(0.0, 1.0 - sign * (p[0] * x_train + p[1]))
+            grad_m = -2 * c * margin * sign
+            return (0.5 * (p @ p) + c * np.sum(margin ** 2),
+                    p + np.array([grad_m @ x_train, grad_m.sum()]))
+        return minimize(objective, np.zeros(2), jac=True, method="L-BFGS-B",
+                        options=dict(gtol=1e-12, ftol=1e-15, maxiter=10_000)).x
+
+    classes = np.unique(y_train)
+    if len(classes) == 2:
+        w, b = fit(np.where(y_train == classes[1], 1.0, -1.0))
+        pred = classes[(w * x_test + b > 0).astype(int)]
+    else:
+        params = np.array([fit(np.where(y_train == k, 1.0, -1.0)) for k in classes])
+        pred = classes[np.argmax(params[:, :1] * x_test[None] + params[:, 1:], axis=0)]
+    return np.mean(pred == y_test)
+
+
+def test_sap_scores_against_a_second_svm_solver():
+    rng = np.random.default_rng(0)
+    y = np.stack([rng.integers(0, 2, 600), rng.integers(0, 4, 600)], axis=1)
+    z = np.stack([y[:, 0] + 0.6 * rng.normal(size=600), 0.5 * y[:, 1] + 0.3 * rng.normal(size=600),
+                  rng.normal(size=600)], axis=1)
+    scores = metrics.sap_scores(z[:400], y[:400], z[400:], y[400:], svm_c=0.01)
+    expected = np.array([[_svm_accuracy_by_scipy(z[:400, i], y[:400, k], z[400:, i], y[400:, k],
+                                                 0.01) for k in range(2)] for i in range(3)])
+    # liblinear stops at tol 1e-4: allow one test point of difference per cell.
+    np.testing.assert_allclose(scores, expected, atol=1 / 200 + 1e-9)
+    assert scores[0, 0] > 0.75 and scores[1, 1] > 0.5  # informative cells are learnt
+
+
 def test_memoized_representation_encodes_each_image_once():
     calls = []
 

@@ -283,6 +283,14 @@ def sap(representation_fn, data, *, seed: int, num_train: int = 10_000,
     rng = np.random.default_rng(seed)
     y_train, z_train = _sample(representation_fn, data, num_train, rng)
     y_test, z_test = _sample(representation_fn, data, num_test, rng)
+    scores = sap_scores(z_train, y_train, z_test, y_test, svm_c=svm_c, seed=seed)
+    return dict(sap=sap_from_scores(scores))
+
+
+def sap_scores(z_train, y_train, z_test, y_test, *, svm_c: float = 0.01,
+               seed: int = 0) -> np.ndarray:
+    """(D, K) test accuracies of a linear SVM predicting each factor from each
+    single code dimension. z: (N, D) codes, y: (N, K) integer factors."""
     scores = np.zeros((z_train.shape[1], y_train.shape[1]))
     for i in range(z_train.shape[1]):
         for k in range(y_train.shape[1]):
@@ -291,7 +299,7 @@ def sap(representation_fn, data, *, seed: int, num_train: int = 10_000,
             model = svm.LinearSVC(C=svm_c, random_state=seed)
             model.fit(z_train[:, i:i + 1], y_train[:, k])
             scores[i, k] = model.score(z_test[:, i:i + 1], y_test[:, k])
-    return dict(sap=sap_from_scores(scores))
+    return scores
 
 
 def sap_from_scores(scores: np.ndarray) -> float:
