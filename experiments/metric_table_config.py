@@ -19,17 +19,23 @@ def get_config(arg=None):
     c.higgins_num_eval = 5_000
     c.higgins_standardize = False
     c.baseline_fit_images = 10_000  # PCA and ICA
+    # Ground-truth images for the metric: a vaejax.data.dsprites.load source
+    # (the cached simulated set, an .npz/.hdf5 file, tfds), or "" to render
+    # each sampled image (fast for the small :cpu / :smoke sizes).
+    c.data_source = "simulated"
     if arg == "cpu":
         c.seeds = (0, 1)
         c.vae_variant = c.beta_vae_variant = "cpu"
         c.num_steps = 4_000  # FC model, about 15 steps/s: ~4.5 min per model
         c.higgins_num_train, c.higgins_num_eval = 2_000, 1_000
         c.baseline_fit_images = 5_000
+        c.data_source = ""
     elif arg == "smoke":
         c.seeds = (0, 1)
         c.vae_variant = c.beta_vae_variant = "smoke"
         c.higgins_num_train, c.higgins_num_eval = 60, 40
         c.baseline_fit_images = 200
+        c.data_source = ""
     elif arg:
         raise ValueError(f"unknown variant {arg!r}; expected cpu or smoke")
     return c
