@@ -1,6 +1,6 @@
 """Seconds per disentanglement metric, at disentanglement_lib's sizes.
 
-    python benchmarks/metrics.py [--workdir RUN] [--sizes standard]
+    python benchmarks/metrics.py [--workdir RUN] [--sizes standard] [--dci-trees lightgbm]
 
 With --workdir, scores that run's encoder (memoised over the grid, so each
 image is encoded once across all six metrics); without, the ground-truth
@@ -19,6 +19,7 @@ def main():
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--sizes", default="standard", choices=sorted(evaluate.SIZES))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dci-trees", default="sklearn", choices=["sklearn", "lightgbm"])
     args = parser.parse_args()
     data = GroundTruth(dsprites.load("simulated"))  # the cached grid
     if args.workdir:
@@ -30,9 +31,9 @@ def main():
         what = "ground-truth factors"
     start = time.perf_counter()
     results, seconds = evaluate.run_metrics(representation, data, seed=args.seed,
-                                            sizes=args.sizes)
+                                            sizes=args.sizes, dci_trees=args.dci_trees)
     total = time.perf_counter() - start
-    print(f"{what}, sizes={args.sizes}")
+    print(f"{what}, sizes={args.sizes}, DCI trees: {args.dci_trees}")
     for name, s in seconds.items():
         print(f"  {name:24s} {s:7.1f} s  {results[name]}")
     print(f"  {'total':24s} {total:7.1f} s")

@@ -141,6 +141,24 @@ def test_dci_scores_on_known_importance_matrices():
     assert metrics.dci_disentanglement(imp) == pytest.approx(expected)
 
 
+def test_dci_with_lightgbm_trees_tracks_the_reference():
+    # Same codes, both tree learners: the approximate learner must order the
+    # codes as the reference does and land close to its scores.
+    results = {}
+    for name, rep in (("truth", truth), ("mixed", mixed), ("random", random_code)):
+        for trees in metrics.DCI_TREES:
+            results[name, trees] = metrics.dci(rep, GT, seed=0, num_train=600, num_test=300,
+                                               trees=trees)
+    for name in ("truth", "mixed", "random"):
+        ref, fast = results[name, "sklearn"], results[name, "lightgbm"]
+        assert fast["disentanglement"] == pytest.approx(ref["disentanglement"], abs=0.05), name
+        assert fast["completeness"] == pytest.approx(ref["completeness"], abs=0.05), name
+    d = {k[0]: v["disentanglement"] for k, v in results.items() if k[1] == "lightgbm"}
+    assert d["truth"] > d["mixed"] > d["random"]
+    with pytest.raises(ValueError, match="trees"):
+        metrics.dci(truth, GT, seed=0, num_train=60, num_test=30, trees="xgboost")
+
+
 def test_sap_and_modularity_on_known_matrices():
     scores = np.array([[0.9, 0.1], [0.5, 0.6], [0.2, 0.2]])
     assert metrics.sap_from_scores(scores) == pytest.approx(((0.9 - 0.5) + (0.6 - 0.2)) / 2)

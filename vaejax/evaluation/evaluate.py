@@ -65,23 +65,31 @@ def _decode(model, params, z):
 
 
 def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
-                progress: bool = True) -> tuple[dict, dict]:
-    """Every metric on one (memoised) representation: (results, seconds per metric)."""
+                progress: bool = True, dci_trees: str = "sklearn") -> tuple[dict, dict]:
+    """Every metric on one (memoised) representation: (results, seconds per metric).
+
+    ``dci_trees``: the tree learner of :func:`vaejax.evaluation.metrics.dci`."""
     rep = representation_fn
     if not hasattr(rep, "codes_for"):
         rep = codes.MemoizedRepresentation(representation_fn, data, progress=progress)
     results, seconds = {}, {}
     for name, fn in tqdm(metrics.ALL_METRICS.items(), desc="Metrics", disable=not progress):
         start = time.perf_counter()
-        kwargs = SIZES[sizes].get(fn.__name__, {})
+        kwargs = dict(SIZES[sizes].get(fn.__name__, {}))
+        if fn is metrics.dci:
+            kwargs["trees"] = dci_trees
         results[name] = fn(rep, data, seed=seed, **kwargs)
         seconds[name] = time.perf_counter() - start
     return results, seconds
 
 
 def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
-             data_source: str | None = None, progress: bool = True) -> dict:
+             data_source: str | None = None, progress: bool = True,
+             dci_trees: str = "sklearn") -> dict:
     """Writes the pictures and ``metrics.json`` for ``workdir``; returns the metrics dict.
+
+    ``dci_trees``: ``"sklearn"`` (the reference) or ``"lightgbm"`` (much
+    faster, approximate; see :func:`vaejax.evaluation.metrics.dci`).
 
     ``data_source`` (a :func:`vaejax.data.dsprites.load` source) supplies the
     ground-truth images. None: at standard sizes the cached simulated grid
@@ -90,6 +98,8 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     """
     if sizes not in SIZES:
         raise ValueError(f"sizes must be one of {sorted(SIZES)}, got {sizes!r}")
+    if dci_trees not in metrics.DCI_TREES:
+        raise ValueError(f"dci_trees must be one of {metrics.DCI_TREES}, got {dci_trees!r}")
     if data_source is None and sizes == "standard":
         data_source = "simulated"
     workdir = Path(workdir)
@@ -130,9 +140,9 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
 
     representation = baselines.encoder_representation(model, params)
     results, seconds = run_metrics(representation, data, seed=seed, sizes=sizes,
-                                   progress=progress)
+                                   progress=progress, dci_trees=dci_trees)
     report = dict(workdir=str(workdir), config=config.name, step=int(step), seed=seed,
-                  sizes=sizes, metrics=results, seconds=seconds,
+                  sizes=sizes, dci_trees=dci_trees, metrics=results, seconds=seconds,
                   kl_per_latent=spread.tolist() if logvar is not None else None,
                   active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None)
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))

@@ -215,30 +215,57 @@ def _explicitness(z_train, y_train, z_test, y_test, seed) -> dict:
 
 # --- predictor-based ----------------------------------------------------------------
 
+DCI_TREES = ("sklearn", "lightgbm")
+
+
+def _fit_gbt(trees: str, seed: int, z_train, y_train, z_test, y_test):
+    """(normalised feature importances (D,), train accuracy, test accuracy)."""
+    if trees == "sklearn":
+        model = ensemble.GradientBoostingClassifier(random_state=seed)
+        model.fit(z_train, y_train)
+        importance = model.feature_importances_
+    else:
+        import lightgbm  # pylint: disable=import-outside-toplevel
+
+        # scikit-learn's tree shape and schedule: 100 stages, depth 3, rate 0.1.
+        model = lightgbm.LGBMClassifier(n_estimators=100, learning_rate=0.1, max_depth=3,
+                                        num_leaves=8, min_child_samples=1,
+                                        importance_type="gain", random_state=seed,
+                                        n_jobs=1, verbose=-1)
+        model.fit(z_train, y_train)
+        gain = model.booster_.feature_importance("gain")
+        importance = gain / gain.sum() if gain.sum() > 0 else gain
+    return importance, model.score(z_train, y_train), model.score(z_test, y_test)
+
+
 def dci(representation_fn, data, *, seed: int, num_train: int = 10_000,
-        num_test: int = 5_000, n_jobs: int | None = -1) -> dict:
+        num_test: int = 5_000, n_jobs: int | None = -1, trees: str = "sklearn") -> dict:
     """Disentanglement, completeness, informativeness (Eastwood & Williams 2018).
 
     Importance of code dimension i for factor k: the feature importance of a
-    gradient-boosted tree classifier (scikit-learn defaults, as
-    disentanglement_lib) predicting factor k from the code.
+    gradient-boosted tree classifier predicting factor k from the code.
+    ``trees="sklearn"``: scikit-learn's ``GradientBoostingClassifier`` with
+    its defaults, as disentanglement_lib (exact splits; ~10,700 trees at the
+    standard sizes, minutes on a 2-core CPU). ``"lightgbm"`` (``pip install
+    lightgbm``): the same tree shape and schedule with histogram splits and
+    each factor's total split gain normalised to sum to 1; tens of times
+    faster, close to but not the same numbers as the reference.
 
     The per-factor fits run in ``n_jobs`` threads (-1: one per core; the
-    tree builder releases the GIL).
+    tree builders release the GIL).
 
     Returns ``disentanglement``, ``completeness``, ``informativeness_train``,
     ``informativeness_test``.
     """
+    if trees not in DCI_TREES:
+        raise ValueError(f"trees must be one of {DCI_TREES}, got {trees!r}")
     rng = np.random.default_rng(seed)
     y_train, z_train = _sample(representation_fn, data, num_train, rng)
     y_test, z_test = _sample(representation_fn, data, num_test, rng)
     from joblib import Parallel, delayed  # pylint: disable=import-outside-toplevel
 
     def fit(k):
-        model = ensemble.GradientBoostingClassifier(random_state=seed)
-        model.fit(z_train, y_train[:, k])
-        return (model.feature_importances_, model.score(z_train, y_train[:, k]),
-                model.score(z_test, y_test[:, k]))
+        return _fit_gbt(trees, seed, z_train, y_train[:, k], z_test, y_test[:, k])
 
     # Largest first (orientation: 40 classes, 40 trees a stage) balances the threads.
     order = np.argsort([-len(np.unique(y_train[:, k])) for k in range(y_train.shape[1])])
