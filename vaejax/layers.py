@@ -121,25 +121,48 @@ def _shift_pad(y, i, j, m):
 # gradient to the input, gradient to the kernel) is computed in the form XLA:CPU
 # runs fastest, which depends on whether the input is wide (C >= m*m*O):
 #   forward:  wide: one matmul of the input to m*m*O channels, then a sum of
-#             shifted slices; else XLA's convolution.
+#             shifted slices; few input channels (m*m*C <= 16): one matmul of
+#             the shifted slices stacked on channels (im2col); else XLA's
+#             convolution.
 #   input:    wide: XLA's convolution transpose; else one matmul of the output
 #             gradient to m*m*C channels, then a sum of shifted pads.
-#   kernel:   the output gradient transposed once to (O, ...), then per tap,
-#             wide: (its pad to the input's grid) @ input; else @ the shifted
-#             input slice.
-# Concatenating shifted slices (im2col) is avoided: it is slow on XLA:CPU.
+#   kernel:   one matmul contracting over pixels (the batch and space), never
+#             transposing an activation: wide: input^T @ (the output gradient
+#             padded to the input's grid at each tap offset, stacked on
+#             channels); else (shifted input slices stacked on channels)^T @
+#             output gradient.
+# Measured on a 2-core x86 CPU against per-tap products of transposed
+# activations, these forms made the conv beta-VAE's train step ~15% faster.
+
+_IM2COL_FORWARD_MAX_K = 16
+
 
 def _is_wide(kernel) -> bool:
     m, _, c, o = kernel.shape
     return m * m * o <= c
 
 
+def _tn_dot(a, b):
+    """a (N, P) and b (N, Q) -> a^T b (P, Q), contracting the long pixel axis in place."""
+    return jax.lax.dot_general(a, b, (((0,), (0,)), ((), ())))
+
+
+def _im2col(x, m):
+    """(B, H, W, C) -> (B*(H-m+1)*(W-m+1), m*m*C): the m x m window of each output pixel, taps major."""
+    b, h, w, c = x.shape
+    ho, wo = h - m + 1, w - m + 1
+    cols = [x[:, i:i + ho, j:j + wo] for i in range(m) for j in range(m)]
+    return jnp.concatenate(cols, axis=-1).reshape(-1, m * m * c)
+
+
 def _forward(x, kernel):
     m, _, c, o = kernel.shape
-    if not _is_wide(kernel):
-        return _lax_conv(x, kernel)
     b, h, w, _ = x.shape
     ho, wo = h - m + 1, w - m + 1
+    if m * m * c <= _IM2COL_FORWARD_MAX_K:
+        return (_im2col(x, m) @ kernel.reshape(m * m * c, o)).reshape(b, ho, wo, o)
+    if not _is_wide(kernel):
+        return _lax_conv(x, kernel)
     z = jnp.dot(x.reshape(-1, c), kernel.transpose(2, 0, 1, 3).reshape(c, m * m * o))
     z = z.reshape(b, h, w, m * m, o)
     return sum(z[:, i:i + ho, j:j + wo, i * m + j] for i in range(m) for j in range(m))
@@ -156,18 +179,12 @@ def _input_grad(x, kernel, dy):
 
 def _kernel_grad(x, kernel, dy):
     m, _, c, o = kernel.shape
-    ho, wo = dy.shape[1:3]
-    # (O, B, H', W'): the one transpose; the kernel's taps are then canonical matmuls.
-    dyt = dy.transpose(3, 0, 1, 2)
     if _is_wide(kernel):
-        xf = x.reshape(-1, c)
-        taps = [[jnp.pad(dyt, ((0, 0), (0, 0), (i, m - 1 - i), (j, m - 1 - j))).reshape(o, -1) @ xf
-                 for j in range(m)] for i in range(m)]
-    else:
-        dyf = dyt.reshape(o, -1)
-        taps = [[dyf @ x[:, i:i + ho, j:j + wo].reshape(-1, c) for j in range(m)]
-                for i in range(m)]
-    return jnp.stack([jnp.stack(row) for row in taps]).transpose(0, 1, 3, 2)
+        # dK[i, j] = sum_pixels x (x) (dy placed at offset (i, j) of x's grid)
+        dys = jnp.concatenate([_shift_pad(dy, i, j, m) for i in range(m) for j in range(m)], axis=-1)
+        dk = _tn_dot(x.reshape(-1, c), dys.reshape(-1, m * m * o))
+        return dk.reshape(c, m, m, o).transpose(1, 2, 0, 3)
+    return _tn_dot(_im2col(x, m), dy.reshape(-1, o)).reshape(m, m, c, o)
 
 
 @jax.custom_vjp
@@ -189,7 +206,8 @@ def _conv_valid_fwd(x, kernel):
 def _conv_valid_bwd(res, dy):
     x, kernel = res
     if kernel.shape[0] == 1:
-        return jnp.dot(dy, kernel[0, 0].T), jnp.einsum("bhwc,bhwo->co", x, dy)[None, None]
+        c, o = kernel.shape[2:]
+        return jnp.dot(dy, kernel[0, 0].T), _tn_dot(x.reshape(-1, c), dy.reshape(-1, o))[None, None]
     return _input_grad(x, kernel, dy), _kernel_grad(x, kernel, dy)
 
 
