@@ -58,9 +58,11 @@ def test_conv_transpose_matches_flax(size, cin, cout, k):
            layers.ConvTranspose2x(cout, k), x, key)
 
 
-@pytest.mark.parametrize("m,c,o", [(2, 128, 32), (2, 32, 128), (2, 4, 32), (1, 16, 8), (3, 5, 6)])
+@pytest.mark.parametrize("m,c,o", [(2, 128, 32), (2, 32, 128), (2, 32, 16), (2, 4, 32),
+                                   (1, 16, 8), (3, 5, 6), (3, 1, 4)])
 def test_conv_valid_matches_lax(m, c, o):
-    # Both the wide (m*m*O <= C) and the narrow forms of each product.
+    # Every form of each product: wide (m*m*O <= C) or not, O <= C or not,
+    # im2col forward (m*m*C <= 16), 1 x 1.
     key = jax.random.key(m * 100 + c + o)
     kx, kk, kc = jax.random.split(key, 3)
     x = jax.random.normal(kx, (2, 7, 6, c))

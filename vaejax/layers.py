@@ -127,10 +127,10 @@ def _shift_pad(y, i, j, m):
 #   input:    wide: XLA's convolution transpose; else one matmul of the output
 #             gradient to m*m*C channels, then a sum of shifted pads.
 #   kernel:   one matmul contracting over pixels (the batch and space), never
-#             transposing an activation: wide: input^T @ (the output gradient
-#             padded to the input's grid at each tap offset, stacked on
-#             channels); else (shifted input slices stacked on channels)^T @
-#             output gradient.
+#             transposing an activation: if O <= C, input^T @ (the output
+#             gradient padded to the input's grid at each tap offset, stacked
+#             on channels); else (shifted input slices stacked on channels)^T
+#             @ output gradient.
 # Measured on a 2-core x86 CPU against per-tap products of transposed
 # activations, these forms made the conv beta-VAE's train step ~15% faster.
 
@@ -179,7 +179,7 @@ def _input_grad(x, kernel, dy):
 
 def _kernel_grad(x, kernel, dy):
     m, _, c, o = kernel.shape
-    if _is_wide(kernel):
+    if o <= c:  # stack the smaller of dy (m*m*O channels) and x (m*m*C)
         # dK[i, j] = sum_pixels x (x) (dy placed at offset (i, j) of x's grid)
         dys = jnp.concatenate([_shift_pad(dy, i, j, m) for i in range(m) for j in range(m)], axis=-1)
         dk = _tn_dot(x.reshape(-1, c), dys.reshape(-1, m * m * o))
