@@ -27,12 +27,15 @@ import statistics
 import tempfile
 import time
 
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import beta_vae
-from vaejax import models, train
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+from experiments import beta_vae  # noqa: E402
+from vaejax import models, train  # noqa: E402
 
 
 def _jax_step(config):
