@@ -24,10 +24,9 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
-
-import sys
 
 import jax
 import jax.numpy as jnp
