@@ -206,8 +206,7 @@ def _conv_valid_fwd(x, kernel):
 def _conv_valid_bwd(res, dy):
     x, kernel = res
     if kernel.shape[0] == 1:
-        c, o = kernel.shape[2:]
-        return jnp.dot(dy, kernel[0, 0].T), _tn_dot(x.reshape(-1, c), dy.reshape(-1, o))[None, None]
+        return jnp.dot(dy, kernel[0, 0].T), _kernel_grad(x, kernel, dy)
     return _input_grad(x, kernel, dy), _kernel_grad(x, kernel, dy)
 
 
