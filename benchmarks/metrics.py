@@ -11,7 +11,7 @@ import argparse
 import time
 
 from vaejax.data import GroundTruth, dsprites
-from vaejax.evaluation import baselines, evaluate
+from vaejax.evaluation import baselines, evaluate, metrics
 
 
 def main():
@@ -19,7 +19,7 @@ def main():
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--sizes", default="standard", choices=sorted(evaluate.SIZES))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dci-trees", default="sklearn", choices=["sklearn", "lightgbm"])
+    parser.add_argument("--dci-trees", default="sklearn", choices=metrics.DCI_TREES)
     args = parser.parse_args()
     data = GroundTruth(dsprites.load("simulated"))  # the cached grid
     if args.workdir:

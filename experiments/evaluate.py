@@ -9,7 +9,7 @@ import json
 
 from absl import app, flags, logging
 
-from vaejax.evaluation import evaluate
+from vaejax.evaluation import evaluate, metrics
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by experiments.run.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the metrics' sampling.")
@@ -18,7 +18,7 @@ _SIZES = flags.DEFINE_enum("sizes", "standard", sorted(evaluate.SIZES),
 _DATA = flags.DEFINE_string("data_source", None,
                             "dSprites source for the ground truth (default: the cached simulated "
                             "grid at standard sizes, the renderer otherwise).")
-_DCI_TREES = flags.DEFINE_enum("dci_trees", "sklearn", ["sklearn", "lightgbm"],
+_DCI_TREES = flags.DEFINE_enum("dci_trees", "sklearn", list(metrics.DCI_TREES),
                                "DCI's tree learner: sklearn (the reference) or lightgbm "
                                "(much faster, approximate; pip install lightgbm).")
 flags.mark_flags_as_required(["workdir"])
