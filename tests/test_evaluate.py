@@ -41,6 +41,10 @@ def test_evaluate_command_writes_every_file(smoke_workdir):
             assert np.isfinite(v)
     assert 0.0 <= report["metrics"]["higgins"]["eval_accuracy"] <= 1.0
     assert len(report["kl_per_latent"]) == 10
+    table = report["latent_factors"]
+    assert table["factors"] == ["shape", "scale", "orientation", "posX", "posY"]
+    assert np.array(table["nmi"]).shape == (10, 5)
+    assert all(f in table["factors"] for f in table["best_factor"])
 
 
 def test_evaluate_without_checkpoint_is_a_clear_error(tmp_path):

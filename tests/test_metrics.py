@@ -329,3 +329,28 @@ def test_factor_vae_metric_against_a_loop():
     assert out["train_accuracy"] == pytest.approx(train[range(5), best].sum() / 60)
     assert out["eval_accuracy"] == pytest.approx(evals[range(5), best].sum() / 40)
     assert out["num_active_dims"] == 5
+
+
+def test_latent_factor_table_names_the_factor_of_each_latent():
+    table = metrics.latent_factor_table(permuted, GT, seed=0, num_points=5000)
+    assert table["factors"] == ["shape", "scale", "orientation", "posX", "posY"]
+    assert table["best_factor"] == ["posY", "orientation", "shape", "posX", "scale"]
+    nmi = np.array(table["nmi"])
+    # shape and scale have <= 20 values, so the binned latent keeps all of their entropy
+    assert nmi[2, 0] == pytest.approx(1.0) and nmi[4, 1] == pytest.approx(1.0)
+    off = nmi.copy()
+    off[[0, 1, 2, 3, 4], [4, 2, 0, 3, 1]] = 0.0
+    assert off.max() < 0.03  # independent factors: only the plug-in estimate's bias
+    # A rotated pair of positions shares both factors' information.
+    both = np.array(metrics.latent_factor_table(mixed, GT, seed=0, num_points=5000)["nmi"])
+    assert both[3, 3] > 0.1 and both[3, 4] > 0.1 and both[3, 3] < nmi[3, 3] - 0.3
+
+
+def test_normalized_mutual_information_is_mi_over_factor_entropy():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, size=(2000, 2))
+    z = np.stack([y[:, 0] + 0.1 * rng.random(2000), rng.random(2000)], 1)
+    nmi = metrics.normalized_mutual_information(z, y, num_bins=20)
+    direct = skmetrics.mutual_info_score(y[:, 0], metrics.discretize(z, 20)[:, 0])
+    assert nmi[0, 0] == pytest.approx(direct / skmetrics.mutual_info_score(y[:, 0], y[:, 0]))
+    assert nmi[0, 0] == pytest.approx(1.0)

@@ -29,13 +29,15 @@ SIZES = {
                     factor_vae_metric=dict(num_train=2000, num_eval=1000),
                     mig=dict(num_train=5000), dci=dict(num_train=2000, num_test=1000),
                     sap=dict(num_train=2000, num_test=1000),
-                    modularity_explicitness=dict(num_train=2000, num_test=1000)),
+                    modularity_explicitness=dict(num_train=2000, num_test=1000),
+                    latent_factor_table=dict(num_points=5000)),
     "smoke": dict(higgins_metric=dict(num_train=100, num_eval=50, batch_size=8),
                   factor_vae_metric=dict(num_train=100, num_eval=50, batch_size=8,
                                          num_variance_estimate=200),
                   mig=dict(num_train=300), dci=dict(num_train=200, num_test=100),
                   sap=dict(num_train=200, num_test=100),
-                  modularity_explicitness=dict(num_train=200, num_test=100)),
+                  modularity_explicitness=dict(num_train=200, num_test=100),
+                  latent_factor_table=dict(num_points=300)),
 }
 
 
@@ -127,6 +129,13 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     order = np.argsort(-spread)
     visualize.save_kl_bars(out_dir / "kl_per_latent.png", spread)
 
+    # Which factor each latent carries (normalised MI), printed on the traversal rows.
+    representation = codes.MemoizedRepresentation(
+        baselines.encoder_representation(model, params), data, progress=progress)
+    table = metrics.latent_factor_table(representation, data, seed=seed,
+                                        **SIZES[sizes].get("latent_factor_table", {}))
+    labels = [f"{f} {max(row):.2f}" for f, row in zip(table["best_factor"], table["nmi"])]
+
     # Traversals from -3 to 3 (in units of the code's spread for an autoencoder).
     values = np.linspace(-3.0, 3.0, 10)
     seed_code = np.asarray(code[0])
@@ -136,14 +145,14 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32))
     visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif",
                               decoded.reshape(len(spread), len(values), 64, 64, 1), order,
-                              spread, values)
+                              spread, values, labels=labels)
 
-    representation = baselines.encoder_representation(model, params)
     results, seconds = run_metrics(representation, data, seed=seed, sizes=sizes,
                                    progress=progress, dci_trees=dci_trees)
     report = dict(workdir=str(workdir), config=config.name, step=int(step), seed=seed,
                   sizes=sizes, dci_trees=dci_trees, metrics=results, seconds=seconds,
                   kl_per_latent=spread.tolist() if logvar is not None else None,
-                  active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None)
+                  active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None,
+                  latent_factors=table)
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     return report

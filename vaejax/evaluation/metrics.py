@@ -151,6 +151,14 @@ def discrete_entropy(factor_classes: np.ndarray) -> np.ndarray:
     return np.array([skmetrics.mutual_info_score(col, col) for col in factor_classes.T])
 
 
+def normalized_mutual_information(codes: np.ndarray, factor_classes: np.ndarray, *,
+                                  num_bins: int = 20) -> np.ndarray:
+    """MI between each code column (binned as :func:`discretize`) and each factor,
+    over the factor's entropy: (D, K), 1 where a latent determines a factor."""
+    mi = mutual_information(discretize(codes, num_bins), factor_classes)
+    return mi / discrete_entropy(factor_classes)[None]
+
+
 def mig(representation_fn, data, *, seed: int, num_train: int = 10_000,
         num_bins: int = 20) -> dict:
     """Mutual Information Gap (Chen et al. 2018): per factor, the gap between
@@ -158,8 +166,25 @@ def mig(representation_fn, data, *, seed: int, num_train: int = 10_000,
     averaged over factors. Returns ``mig``."""
     rng = np.random.default_rng(seed)
     classes, codes = _sample(representation_fn, data, num_train, rng)
-    mi = mutual_information(discretize(codes, num_bins), classes)
-    return dict(mig=float(np.mean(_top_two_gap(mi) / discrete_entropy(classes))))
+    nmi = normalized_mutual_information(codes, classes, num_bins=num_bins)
+    return dict(mig=float(np.mean(_top_two_gap(nmi))))
+
+
+def latent_factor_table(representation_fn, data, *, seed: int, num_points: int = 10_000,
+                        num_bins: int = 20) -> dict:
+    """Which factor each latent captures: normalised MI (see
+    :func:`normalized_mutual_information`) of every latent with every varying
+    factor on ``num_points`` random images.
+
+    Returns ``factors`` (K names), ``nmi`` (D lists of K floats) and
+    ``best_factor`` (per latent, the factor with the largest NMI).
+    """
+    rng = np.random.default_rng(seed)
+    classes, codes = _sample(representation_fn, data, num_points, rng)
+    nmi = normalized_mutual_information(codes, classes, num_bins=num_bins)
+    names = [data.factor_names[k] for k in data.varying_factors]
+    return dict(factors=names, nmi=nmi.round(4).tolist(),
+                best_factor=[names[k] for k in np.argmax(nmi, axis=1)])
 
 
 def _top_two_gap(scores: np.ndarray) -> np.ndarray:

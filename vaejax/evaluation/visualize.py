@@ -43,7 +43,8 @@ def save_reconstructions(path: Path, images: np.ndarray, reconstructions: np.nda
 
 
 def save_traversals(path_png: Path, path_gif: Path, traversals: np.ndarray, order: np.ndarray,
-                    kl: np.ndarray, values: np.ndarray) -> None:
+                    kl: np.ndarray, values: np.ndarray, *,
+                    labels: list[str] | None = None) -> None:
     """Latent traversals.
 
     Args:
@@ -51,6 +52,7 @@ def save_traversals(path_png: Path, path_gif: Path, traversals: np.ndarray, orde
       order: latents in the order to show (by KL, largest first).
       kl: (D,) mean KL per latent, printed per row.
       values: (V,) traversal values.
+      labels: optional text per latent (e.g. the factor it carries), under its KL.
     """
     d, v = traversals.shape[:2]
     frames = _to_uint8(traversals)
@@ -60,8 +62,10 @@ def save_traversals(path_png: Path, path_gif: Path, traversals: np.ndarray, orde
         ax.imshow(tile(frames[latent][None], pad=1), cmap="gray", vmin=0, vmax=255)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(f"z{latent}\nKL {kl[latent]:.2f}", rotation=0, ha="right", va="center",
-                      fontsize=8)
+        text = f"z{latent}\nKL {kl[latent]:.2f}"
+        if labels is not None:
+            text += "\n" + labels[latent]
+        ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=8)
     axes[0].set_title(f"each latent from {values[0]:g} to {values[-1]:g}, others at a seed "
                       "image's code", fontsize=9)
     fig.tight_layout()
