@@ -52,11 +52,19 @@ def ica(data, *, num_components: int = 10, num_fit: int = 10_000, seed: int = 0)
     return lambda images: unmix.transform(reduce.transform(raw_pixels(images))).astype(np.float32)
 
 
-def encoder_representation(model, params, *, batch_size: int = 1024):
-    """The encoder mean of a vaejax model, jitted, in fixed-size batches."""
+def encoder_representation(model, params, *, batch_size: int | None = None):
+    """The encoder mean of a vaejax model, jitted, in fixed-size batches.
+
+    ``batch_size`` None picks the fastest measured size: 1,024, except for
+    a convolutional encoder on CPU, 128 (its activations, ~0.5 MB per image,
+    then stay in cache: ~1.5x the images/s of batch 1,024 on a 2-core CPU).
+    """
     import jax  # pylint: disable=import-outside-toplevel
     from vaejax import models  # pylint: disable=import-outside-toplevel
 
+    if batch_size is None:
+        conv = isinstance(model.encoder, models.ConvEncoder)
+        batch_size = 128 if conv and jax.default_backend() == "cpu" else 1024
     encode = jax.jit(lambda p, x: model.apply({"params": p}, x, method=models.Autoencoder.encode))
 
     def representation(images):
@@ -68,7 +76,7 @@ def encoder_representation(model, params, *, batch_size: int = 1024):
             pad = batch_size - len(chunk)
             if pad:  # one compiled shape
                 chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], np.float32)])
-            out.append(np.asarray(encode(params, chunk))[:batch_size - pad])
-        return np.concatenate(out)
+            out.append(encode(params, chunk))  # dispatched; read back below
+        return np.concatenate([np.asarray(o) for o in out])[:n]
 
     return representation
