@@ -11,7 +11,7 @@ import argparse
 import time
 
 from vaejax.data import GroundTruth, dsprites
-from vaejax.evaluation import baselines, evaluate, metrics
+from vaejax.evaluation import baselines, codes, evaluate, metrics
 
 
 def main():
@@ -20,7 +20,11 @@ def main():
     parser.add_argument("--sizes", default="standard", choices=sorted(evaluate.SIZES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dci-trees", default="sklearn", choices=metrics.DCI_TREES)
+    parser.add_argument("--malloc-default", action="store_true",
+                        help="leave glibc's malloc as it is (no codes.keep_freed_memory)")
     args = parser.parse_args()
+    if not args.malloc_default:
+        codes.keep_freed_memory()
     data = GroundTruth(dsprites.load("simulated"))  # the cached grid
     if args.workdir:
         _, model, params, step = evaluate.load_model(args.workdir)
@@ -33,7 +37,8 @@ def main():
     results, seconds = evaluate.run_metrics(representation, data, seed=args.seed,
                                             sizes=args.sizes, dci_trees=args.dci_trees)
     total = time.perf_counter() - start
-    print(f"{what}, sizes={args.sizes}, DCI trees: {args.dci_trees}")
+    print(f"{what}, sizes={args.sizes}, DCI trees: {args.dci_trees}, "
+          f"malloc: {'default' if args.malloc_default else 'keep_freed_memory'}")
     for name, s in seconds.items():
         print(f"  {name:24s} {s:7.1f} s  {results[name]}")
     print(f"  {'total':24s} {total:7.1f} s")
