@@ -57,7 +57,8 @@ def encoder_representation(model, params, *, batch_size: int | None = None):
 
     ``batch_size`` None picks the fastest measured size: 1,024, except for
     a convolutional encoder on CPU, 128 (its activations, ~0.5 MB per image,
-    then stay in cache: ~1.5x the images/s of batch 1,024 on a 2-core CPU).
+    then stay in cache: ~1.6x the images/s of batch 1,024 on a 2-core CPU,
+    ``benchmarks/encode.py``).
     """
     import jax  # pylint: disable=import-outside-toplevel
     from vaejax import models  # pylint: disable=import-outside-toplevel

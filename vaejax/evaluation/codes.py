@@ -87,8 +87,9 @@ def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
 
     Encoding allocates tens of MB per batch (XLA:CPU's buffers, numpy's
     images). By default glibc maps blocks that large afresh and unmaps them
-    on free, so every batch pays page faults: the conv encoder ran at ~3,900
-    images/s on a 2-core CPU, ~6,000 with this. Process-wide and permanent
+    on free, so every batch pays page faults: on a 2-core CPU the six metrics
+    of a conv encoder took 248.6 s without this and 149.9 s with it
+    (``benchmarks/metrics.py``, LightGBM DCI). Process-wide and permanent
     (memory freed stays with the process), so entry points call it, not the
     library. Returns False, changing nothing, where malloc is not glibc's.
     """
