@@ -21,7 +21,7 @@ def cpu(c):
         # The best :cpu model (README "Training on a CPU"): with seed 0, x and y
         # position, scale and orientation each in a latent of their own after
         # 3,000 steps (~28 minutes at 1.8 steps/s); other seeds mix position,
-        # partly with scale (seeds 1-3 did). A large batch also makes the minibatch
+        # partly with scale (seeds 1-5 did). A large batch also makes the minibatch
         # TC estimate less biased (Chen et al. used 2,048).
         c.batch_size = 1024
         c.learning_rate = 1e-3
