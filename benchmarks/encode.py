@@ -5,7 +5,7 @@
 Times ``vaejax.evaluation.baselines.encoder_representation`` on random
 binary images, the batch sizes interleaved over rounds in one process
 (median images/s of each); the conv encoder also with Flax's own layers.
-Pass --malloc-default to time without ``codes.keep_freed_memory`` (run it as
+Pass --malloc-default to time without ``memory.keep_freed_memory`` (run it as
 a separate process: the setting is process-wide).
 """
 
@@ -15,8 +15,8 @@ import time
 import jax
 import numpy as np
 
-from vaejax import models
-from vaejax.evaluation import baselines, codes, evaluate
+from vaejax import memory, models
+from vaejax.evaluation import baselines, evaluate
 
 
 def main():
@@ -28,10 +28,10 @@ def main():
     parser.add_argument("--images", type=int, default=16_384, help="images per timing")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--malloc-default", action="store_true",
-                        help="leave glibc's malloc as it is (no codes.keep_freed_memory)")
+                        help="leave glibc's malloc as it is (no memory.keep_freed_memory)")
     args = parser.parse_args()
     if not args.malloc_default:
-        codes.keep_freed_memory()
+        memory.keep_freed_memory()
     if args.workdir:
         config, model, params, _ = evaluate.load_model(args.workdir)
         architecture = config.architecture

@@ -10,8 +10,9 @@ factors (no encoding: the metrics' own cost).
 import argparse
 import time
 
+from vaejax import memory
 from vaejax.data import GroundTruth, dsprites
-from vaejax.evaluation import baselines, codes, evaluate, metrics
+from vaejax.evaluation import baselines, evaluate, metrics
 
 
 def main():
@@ -21,10 +22,10 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dci-trees", default="sklearn", choices=metrics.DCI_TREES)
     parser.add_argument("--malloc-default", action="store_true",
-                        help="leave glibc's malloc as it is (no codes.keep_freed_memory)")
+                        help="leave glibc's malloc as it is (no memory.keep_freed_memory)")
     args = parser.parse_args()
     if not args.malloc_default:
-        codes.keep_freed_memory()
+        memory.keep_freed_memory()
     data = GroundTruth(dsprites.load("simulated"))  # the cached grid
     if args.workdir:
         _, model, params, step = evaluate.load_model(args.workdir)

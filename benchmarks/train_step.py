@@ -2,14 +2,19 @@
 
     pip install '.[bench]'        # PyTorch (CPU) for the comparison
     python benchmarks/train_step.py [--batch-sizes 64 256] [--rounds 5] [--steps 10]
+                                    [--malloc-default]
 
 For each model (the standard conv beta-VAE and the FC one of Higgins et al.)
-and batch size, every implementation is compiled / warmed up, then timed in
-``--rounds`` interleaved rounds of ``--steps`` steps each; the median steps/s
-is printed with its ratio to PyTorch. All run the same objective (Bernoulli
-reconstruction summed over pixels + beta * KL, beta 4) and optimizer (the
-config's: Adam for conv, Adagrad 1e-2 for FC) on the same random binary
-batch. Without PyTorch installed its rows are skipped.
+and batch size, every implementation runs in its own worker process (so none
+shares a heap or thread pool with another), is compiled / warmed up, then
+timed in ``--rounds`` interleaved rounds of ``--steps`` steps each; the
+median steps/s is printed with its ratio to PyTorch. All run the same
+objective (Bernoulli reconstruction summed over pixels + beta * KL, beta 4)
+and optimizer (the config's: Adam for conv, Adagrad 1e-2 for FC) on the same
+random binary batch. Without PyTorch installed its rows are skipped. Every
+process runs with ``memory.keep_freed_memory()`` (as ``experiments.run``
+does; PyTorch gains from it as much as JAX) unless ``--malloc-default`` is
+given.
 
 Then a whole training run (``train_and_evaluate``: input pipeline, metrics,
 progress bar, checkpoint) of the conv model at batch 64 is timed from its
@@ -24,6 +29,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 from experiments import beta_vae  # noqa: E402
-from vaejax import models, train  # noqa: E402
+from vaejax import memory, models, train  # noqa: E402
 
 
 def _jax_step(config):
@@ -110,6 +116,61 @@ def _config(architecture, batch_size, conv_impl="fast"):
     return config
 
 
+def _runner(impl, architecture, batch_size):
+    """run(batch, n) for one implementation, and its display name."""
+    config = _config(architecture, batch_size, "flax" if impl == "flax" else "fast")
+    if impl == "torch":
+        run, version, threads = _torch_step(architecture, batch_size, config)
+        return run, f"PyTorch {version} eager ({threads} threads)"
+    name = "vaejax" if impl == "vaejax" else "plain Flax (nn.Conv/nn.ConvTranspose)"
+    return _jax_step(config), name
+
+
+def _batch(batch_size):
+    return jnp.asarray(np.random.default_rng(0).random((batch_size, 64, 64, 1)) > 0.5,
+                       jnp.float32)
+
+
+def _worker(impl, architecture, batch_size):
+    """Warms up, prints its name, then runs ``n`` steps per line ``n`` read, printing steps/s."""
+    run, name = _runner(impl, architecture, batch_size)
+    batch = _batch(batch_size)
+    run(batch, 3)
+    print(name, flush=True)
+    for line in sys.stdin:
+        steps = int(line)
+        start = time.perf_counter()
+        run(batch, steps)
+        print(steps / (time.perf_counter() - start), flush=True)
+
+
+def _interleaved_processes(impls, architecture, batch_size, rounds, steps, malloc_default):
+    """Median steps/s of each implementation, each in its own process, rounds interleaved."""
+    command = [sys.executable, os.path.abspath(__file__), "--worker"]
+    workers = []
+    try:
+        for impl in impls:  # one at a time, so compiling does not overlap a timed round
+            proc = subprocess.Popen(
+                command + [impl, architecture, str(batch_size)]
+                + (["--malloc-default"] if malloc_default else []),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            name = proc.stdout.readline().strip()
+            if not name:
+                raise RuntimeError(f"{impl} worker failed (exit code {proc.wait()})")
+            workers.append((name, proc))
+        rates = {name: [] for name, _ in workers}
+        for _ in range(rounds):
+            for name, proc in workers:
+                proc.stdin.write(f"{steps}\n")
+                proc.stdin.flush()
+                rates[name].append(float(proc.stdout.readline()))
+    finally:
+        for _, proc in workers:
+            proc.stdin.close()
+            proc.wait()
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
 def _interleaved(runners, batch, rounds, steps):
     for run in runners.values():  # compile and warm up
         run(batch, 3)
@@ -143,7 +204,17 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="steps per round")
     parser.add_argument("--whole-run-steps", type=int, default=600)
+    parser.add_argument("--malloc-default", action="store_true",
+                        help="leave glibc's malloc as it is (no memory.keep_freed_memory)")
+    parser.add_argument("--worker", nargs=3, metavar=("IMPL", "ARCH", "BATCH"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.malloc_default:
+        memory.keep_freed_memory()
+    if args.worker:
+        impl, architecture, batch_size = args.worker
+        _worker(impl, architecture, int(batch_size))
+        return
 
     try:
         import torch  # noqa: F401
@@ -151,21 +222,16 @@ def main():
     except ImportError:
         have_torch = False
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; jax {jax.__version__} on "
-          f"{jax.devices()[0].device_kind} ({jax.default_backend()})")
+          f"{jax.devices()[0].device_kind} ({jax.default_backend()}); "
+          f"malloc: {'default' if args.malloc_default else 'keep_freed_memory'}")
 
     for architecture in ("conv", "fc"):
         for batch_size in args.batch_sizes:
             config = _config(architecture, batch_size)
-            runners = {"vaejax": _jax_step(config)}
-            if architecture == "conv":
-                runners["plain Flax (nn.Conv/nn.ConvTranspose)"] = _jax_step(
-                    _config(architecture, batch_size, "flax"))
-            if have_torch:
-                run, version, threads = _torch_step(architecture, batch_size, config)
-                runners[f"PyTorch {version} eager ({threads} threads)"] = run
-            batch = jnp.asarray(np.random.default_rng(0).random((batch_size, 64, 64, 1)) > 0.5,
-                                jnp.float32)
-            rates = _interleaved(runners, batch, args.rounds, args.steps)
+            impls = ["vaejax"] + (["flax"] if architecture == "conv" else []) + (
+                ["torch"] if have_torch else [])
+            rates = _interleaved_processes(impls, architecture, batch_size, args.rounds,
+                                           args.steps, args.malloc_default)
             torch_rate = next((r for n, r in rates.items() if n.startswith("PyTorch")), None)
             print(f"\n{architecture} beta-VAE, batch {batch_size} ({config.optimizer}), "
                   f"median of {args.rounds} interleaved rounds x {args.steps} steps:")
@@ -176,7 +242,7 @@ def main():
     print(f"\nwhole run vs bare step (conv, batch 64, {args.whole_run_steps} steps):")
     config = _config("conv", 64)
     bare_runner = {"bare": _jax_step(config)}
-    batch = jnp.asarray(np.random.default_rng(0).random((64, 64, 64, 1)) > 0.5, jnp.float32)
+    batch = _batch(64)
     bare = _interleaved(bare_runner, batch, args.rounds, args.steps)["bare"]
     whole = _whole_run(64, args.whole_run_steps, log_every=50)
     bare_after = _interleaved(bare_runner, batch, args.rounds, args.steps)["bare"]

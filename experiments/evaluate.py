@@ -9,7 +9,8 @@ import json
 
 from absl import app, flags, logging
 
-from vaejax.evaluation import codes, evaluate, metrics
+from vaejax import memory
+from vaejax.evaluation import evaluate, metrics
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by experiments.run.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the metrics' sampling.")
@@ -29,7 +30,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
-    codes.keep_freed_memory()  # faster encoding (see its docstring)
+    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
     report = evaluate.evaluate(_WORKDIR.value, seed=_SEED.value, sizes=_SIZES.value,
                                data_source=_DATA.value, dci_trees=_DCI_TREES.value)
     print(json.dumps(dict(metrics=report["metrics"], seconds=report["seconds"],

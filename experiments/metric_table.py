@@ -16,7 +16,7 @@ import jax
 import numpy as np
 from ml_collections import config_flags
 
-from vaejax import models, train
+from vaejax import memory, models, train
 from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import baselines, codes, evaluate, metrics
 
@@ -103,7 +103,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
-    codes.keep_freed_memory()  # faster encoding (see its docstring)
+    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
     cfg = _CONFIG.value
     root = Path(_WORKDIR.value)
     root.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from vaejax import parallel, train
+from vaejax import memory, parallel, train
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file, e.g. experiments/beta_vae.py:cpu.", lock_config=True)
@@ -39,6 +39,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
     parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     config = _CONFIG.value
     workdir = _WORKDIR.value or default_workdir(config)

@@ -17,7 +17,7 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from vaejax import parallel, train
+from vaejax import memory, parallel, train
 
 
 def _define_flags():
@@ -61,6 +61,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
+    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
     parallel.initialize_distributed()
     fl = flags.FLAGS
     config = fl.config

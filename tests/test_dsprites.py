@@ -1,6 +1,4 @@
-import os
 import pickle
-import warnings
 
 import numpy as np
 import pytest

@@ -52,36 +52,3 @@ def test_evaluate_without_checkpoint_is_a_clear_error(tmp_path):
                            str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "no config.json" in proc.stderr
-
-
-_MALLOC_PROBE = """
-import ctypes, numpy as np
-from vaejax.evaluation import codes
-class Info(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                               "usmblks", "fsmblks", "uordblks", "fordblks",
-                                               "keepcost")]
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = Info
-def probe():
-    block = np.ones(40 << 20, np.uint8)
-    mapped = libc.mallinfo2().hblkhd
-    del block
-    return mapped, libc.mallinfo2().fordblks
-print(*probe(), codes.keep_freed_memory(), *probe())
-"""
-
-
-def test_keep_freed_memory_serves_large_blocks_from_the_heap():
-    if not sys.platform.startswith("linux"):
-        pytest.skip("glibc's malloc only")
-    proc = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
-    if proc.returncode != 0 and "mallinfo2" in proc.stderr:
-        pytest.skip("not glibc >= 2.33")
-    assert proc.returncode == 0, proc.stderr
-    mapped_before, _, applied, mapped_after, free_after = proc.stdout.split()
-    assert applied == "True"
-    assert int(mapped_before) >= 40 << 20  # glibc's default: a fresh mapping per block
-    assert int(mapped_after) < 40 << 20  # now from the heap...
-    assert int(free_after) >= 40 << 20  # ...and kept there once freed

@@ -7,8 +7,6 @@ in minutes instead of hours.
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from typing import Callable
 
 import numpy as np
@@ -80,26 +78,3 @@ def encode(representation_fn, data, latents_classes, *, batch_size: int = 2048) 
         raise ValueError(f"representation_fn must return codes of shape (N, D); got {codes.shape} "
                          f"for {len(latents_classes)} images")
     return codes
-
-
-def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
-    """Makes glibc's malloc keep freed blocks below ``threshold_bytes`` for reuse.
-
-    Encoding allocates tens of MB per batch (XLA:CPU's buffers, numpy's
-    images). By default glibc maps blocks that large afresh and unmaps them
-    on free, so every batch pays page faults: on a 2-core CPU the six metrics
-    of a conv encoder took 248.6 s without this and 149.9 s with it
-    (``benchmarks/metrics.py``, LightGBM DCI). Process-wide and permanent
-    (memory freed stays with the process), so entry points call it, not the
-    library. Returns False, changing nothing, where malloc is not glibc's.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(mallopt(m_mmap_threshold, threshold_bytes)) and bool(
-        mallopt(m_trim_threshold, threshold_bytes))
