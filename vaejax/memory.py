@@ -31,8 +31,9 @@ def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
     Sets the mmap and trim thresholds to ``threshold_bytes`` and the number of
     malloc arenas to one, so blocks of tens of MB come from the heap and stay
     there once freed. Measured on a 2-core CPU: the conv beta-VAE's train
-    step at batch 64 ran ~1.3x the steps/s (``benchmarks/train_step.py``), the
-    six metrics of a conv encoder 248.6 s -> 149.9 s (``benchmarks/metrics.py``).
+    step at batch 64 ran 1.08-1.3x the steps/s (separate processes, with and
+    without), the six metrics of a conv encoder took 149.9 s instead of
+    248.6 s (``benchmarks/metrics.py``, with the thresholds alone).
 
     Call it before JAX runs its first computation: a thread that has already
     allocated keeps its own arena. Memory freed stays with the process.
