@@ -25,6 +25,7 @@ the bare step.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -216,11 +217,8 @@ def main():
         _worker(impl, architecture, int(batch_size))
         return
 
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    # Only the workers import PyTorch; this process runs the whole-run timing.
+    have_torch = importlib.util.find_spec("torch") is not None
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; jax {jax.__version__} on "
           f"{jax.devices()[0].device_kind} ({jax.default_backend()}); "
           f"malloc: {'default' if args.malloc_default else 'keep_freed_memory'}")

@@ -10,8 +10,9 @@ cannot hold a block that large at all, so raising the mmap threshold alone
 does not help them; :func:`keep_freed_memory` also puts every thread on the
 main arena.
 
-Entry points (``experiments.run``, ``experiments.evaluate``, the benchmarks)
-call it; the library never does, as it changes the whole process.
+Entry points (``experiments.run``, ``experiments.sweep``,
+``experiments.evaluate``, ``experiments.metric_table``, the benchmarks) call
+it; the library never does, as it changes the whole process.
 """
 
 from __future__ import annotations
