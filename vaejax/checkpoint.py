@@ -101,6 +101,11 @@ class Checkpoints:
         if isinstance(saved, dict) and isinstance(plain_target, dict) and "params" in plain_target:
             # Optimizer state mirrors the parameters: checking these names the layer.
             check_compatible(saved.get("params", {}), plain_target["params"], step=step)
+            if "discriminator" in saved or "discriminator" in plain_target:
+                check_compatible(
+                    dict(discriminator=saved.get("discriminator", {}).get("params", {})),
+                    dict(discriminator=plain_target.get("discriminator", {}).get("params", {})),
+                    step=step)
         else:
             check_compatible(saved, plain_target, step=step)
         abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, plain_target)

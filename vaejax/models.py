@@ -157,6 +157,32 @@ class Autoencoder(nn.Module):
         return self.decoder(z)
 
 
+class Discriminator(nn.Module):
+    """FactorVAE's discriminator (Kim & Mnih 2018): codes (M, D) -> logits (M, 2).
+
+    ``layers`` dense layers of ``hidden`` units with leaky ReLU (slope 0.2),
+    then 2 logits: class 0 "a sample of q(z)", class 1 "a sample of the
+    product of its marginals". The paper: 6 layers of 1000 units.
+    """
+
+    hidden: int = 1000
+    layers: int = 6
+
+    @nn.compact
+    def __call__(self, z):
+        if z.ndim != 2:
+            raise ValueError(f"codes must have shape (M, D), got {z.shape}")
+        h = z
+        for _ in range(self.layers):
+            h = nn.leaky_relu(nn.Dense(self.hidden)(h), negative_slope=0.2)
+        return nn.Dense(2)(h)
+
+
+def discriminator_from_config(config) -> Discriminator:
+    """The FactorVAE discriminator a run's config describes."""
+    return Discriminator(hidden=config.discriminator_hidden, layers=config.discriminator_layers)
+
+
 ARCHITECTURES = ("fc", "conv", "deep_fc", "linear")
 CONV_IMPLS = ("fast", "flax")
 DEFAULT_CONV_IMPL = "fast"  # also for configs saved before the field existed

@@ -29,15 +29,17 @@ from vaejax.data import corruptions, dsprites, pipeline
 class TrainState:
     """Everything a run needs to continue: step (int32 scalar; also the data
     position, since batch k depends only on the data seed and k), params,
-    optimizer state and a typed PRNG key."""
+    optimizer state and a typed PRNG key; for FactorVAE also the
+    discriminator's (a dict of ``params`` and ``opt_state``; None otherwise)."""
 
     step: jax.Array
     params: Any
     opt_state: Any
     key: jax.Array
+    discriminator: Any = None
 
 
-OBJECTIVES = ("autoencoder", "beta_vae", "capacity", "beta_tcvae")
+OBJECTIVES = ("autoencoder", "beta_vae", "capacity", "beta_tcvae", "factor_vae")
 LIKELIHOODS = ("bernoulli", "gaussian")
 CORRUPTIONS = ("none", "masking", "salt_and_pepper")
 OPTIMIZERS = ("adam", "adagrad", "sgd")
@@ -64,6 +66,15 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError("the beta_tcvae objective needs config.batch_size >= 2 and "
                          "config.dataset_size (the training set's size) >= the batch size, got "
                          f"{config.batch_size} and {config.get('dataset_size')}")
+    if config.objective == "factor_vae":
+        if config.batch_size < 2:
+            raise ValueError("the factor_vae objective permutes codes across the batch: "
+                             f"config.batch_size must be >= 2, got {config.batch_size}")
+        for field in ("discriminator_hidden", "discriminator_layers",
+                      "discriminator_learning_rate"):
+            if field not in config or not config[field] > 0:
+                raise ValueError(f"the factor_vae objective needs a positive "
+                                 f"config.{field}, got {config.get(field)!r}")
     if config.learning_rate <= 0:
         raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
     if config.objective != "autoencoder" and config.likelihood != "bernoulli":
@@ -78,6 +89,11 @@ def make_optimizer(config) -> optax.GradientTransformation:
     if config.get("grad_clip_norm", 0):
         opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
     return opt
+
+
+def make_discriminator_optimizer(config) -> optax.GradientTransformation:
+    """FactorVAE's discriminator optimizer: Adam (beta1 0.5, beta2 0.9), as Kim & Mnih."""
+    return optax.adam(config.discriminator_learning_rate, b1=0.5, b2=0.9)
 
 
 def state_sharding(config, model, tx, mesh):
@@ -99,8 +115,14 @@ def create_train_state(config, model, tx, mesh=None) -> TrainState:
     key = jax.random.key(config.seed)
     init_key, train_key = jax.random.split(key)
     params = models.init_params(model, init_key)
+    discriminator = None
+    if config.objective == "factor_vae":
+        d_params = models.discriminator_from_config(config).init(
+            jax.random.fold_in(init_key, 1), jnp.zeros((1, config.latents)))["params"]
+        discriminator = dict(params=d_params,
+                             opt_state=make_discriminator_optimizer(config).init(d_params))
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      opt_state=tx.init(params), key=train_key)
+                      opt_state=tx.init(params), key=train_key, discriminator=discriminator)
 
 
 def _ramp(value, warmup, step):
@@ -122,8 +144,14 @@ def _corrupt(config, key, images):
     return images
 
 
-def loss_fn(params, model, config, images, key, step):
-    """Mean loss over the batch and per-batch metrics."""
+def loss_fn(params, model, config, images, key, step, discriminator_params=None):
+    """Mean loss over the batch and per-batch metrics.
+
+    For FactorVAE the returned loss is the VAE's plus the discriminator's,
+    arranged so that its gradient with respect to ``params`` is the VAE
+    loss's and with respect to ``discriminator_params`` the discriminator
+    loss's; ``metrics["loss"]`` is the VAE loss alone.
+    """
     sample_key, corrupt_key = jax.random.split(key)
     inputs = _corrupt(config, corrupt_key, images)
     out = model.apply({"params": params}, inputs, sample_key)
@@ -145,6 +173,26 @@ def loss_fn(params, model, config, images, key, step):
                                     beta=beta, dataset_size=config.dataset_size,
                                     estimator=config.get("tc_estimator", "stratified"))
         extra = dict(beta=beta, total_correlation=jnp.mean(terms.total_correlation))
+    elif config.objective == "factor_vae":
+        if discriminator_params is None:
+            raise ValueError("the factor_vae objective needs discriminator_params")
+        disc = models.discriminator_from_config(config)
+        frozen = jax.lax.stop_gradient(discriminator_params)
+        terms = losses.factor_vae_elbo(out["logits"], images, out["mean"], out["logvar"],
+                                       disc.apply({"params": frozen}, out["z"]),
+                                       gamma=config.gamma)
+        z = jax.lax.stop_gradient(out["z"])
+        both = disc.apply({"params": discriminator_params},
+                          jnp.concatenate([z, losses.permute_dims(jax.random.fold_in(key, 1), z)]))
+        joint, product = both[:z.shape[0]], both[z.shape[0]:]
+        d_loss = losses.discriminator_loss(joint, product)
+        accuracy = 0.5 * (jnp.mean(joint[:, 0] > joint[:, 1]) + jnp.mean(product[:, 1] > product[:, 0]))
+        loss = jnp.mean(terms.loss)
+        return loss + d_loss, dict(
+            loss=loss, reconstruction=jnp.mean(terms.reconstruction), kl=jnp.mean(terms.kl),
+            kl_per_dim=jnp.mean(terms.kl_per_dimension, axis=0),
+            total_correlation=jnp.mean(terms.total_correlation), discriminator_loss=d_loss,
+            discriminator_accuracy=accuracy)
     else:
         capacity = losses.linear_capacity(step, max_capacity=config.capacity_max,
                                           num_steps=config.capacity_steps)
@@ -167,14 +215,27 @@ def make_train_step(config, model, tx, mesh=None) -> Callable:
     global batch on any number of devices.
     """
 
+    d_tx = make_discriminator_optimizer(config) if config.objective == "factor_vae" else None
+
     def train_step(state: TrainState, batch):
         key = jax.random.fold_in(state.key, state.step)
-        grads, metrics = jax.grad(
-            lambda p: loss_fn(p, model, config, batch, key, state.step), has_aux=True)(
-                state.params)
+        discriminator = state.discriminator
+        if d_tx is None:
+            grads, metrics = jax.grad(
+                lambda p: loss_fn(p, model, config, batch, key, state.step), has_aux=True)(
+                    state.params)
+        else:  # one backward pass gives both networks' gradients (see loss_fn)
+            (grads, d_grads), metrics = jax.grad(
+                lambda p, d: loss_fn(p, model, config, batch, key, state.step, d),
+                argnums=(0, 1), has_aux=True)(state.params, discriminator["params"])
+            d_updates, d_opt_state = d_tx.update(d_grads, discriminator["opt_state"],
+                                                 discriminator["params"])
+            discriminator = dict(params=optax.apply_updates(discriminator["params"], d_updates),
+                                 opt_state=d_opt_state)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                             discriminator=discriminator), metrics
 
     if mesh is None:
         return jax.jit(train_step, donate_argnums=0)
@@ -229,7 +290,10 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _state_tree(state: TrainState) -> dict:
-    return dict(step=state.step, params=state.params, opt_state=state.opt_state, key=state.key)
+    tree = dict(step=state.step, params=state.params, opt_state=state.opt_state, key=state.key)
+    if state.discriminator is not None:
+        tree["discriminator"] = state.discriminator
+    return tree
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *,
@@ -333,5 +397,5 @@ def load_state(workdir: str | Path, config=None) -> tuple[ml_collections.ConfigD
 
 
 __all__ = ["TrainState", "make_train_step", "train_and_evaluate", "load_state",
-           "create_train_state", "make_optimizer", "loss_fn",
+           "create_train_state", "make_optimizer", "make_discriminator_optimizer", "loss_fn",
            "NonFiniteLossError"]
