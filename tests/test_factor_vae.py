@@ -159,3 +159,24 @@ def test_bad_factor_vae_config_names_the_field():
     config.batch_size = 1
     with pytest.raises(ValueError, match="config.batch_size"):
         train.validate_config(config)
+
+
+def test_nan_discriminator_loss_stops_the_run(tmp_path, monkeypatch):
+    real = losses.discriminator_loss
+    step_of = {}
+
+    def poisoned(joint, product):
+        return real(joint, product) + step_of["bad"]
+
+    monkeypatch.setattr(losses, "discriminator_loss", poisoned)
+    real_loss_fn = train.loss_fn
+
+    def with_step(params, model, config, images, key, step, d=None):
+        step_of["bad"] = jnp.where(step >= 13, jnp.nan, 0.0)  # step counts from 0
+        return real_loss_fn(params, model, config, images, key, step, d)
+
+    monkeypatch.setattr(train, "loss_fn", with_step)
+    with pytest.raises(train.NonFiniteLossError,
+                       match=r"discriminator_loss is nan at step 14 .*step 10\)"):
+        train.train_and_evaluate(_config(), tmp_path, progress=False)
+    assert checkpoint.Checkpoints(tmp_path / "checkpoints").steps() == [10]

@@ -344,12 +344,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         host = jax.device_get(pending)
         first_step = step - len(host) + 1
         for i, m in enumerate(host):
-            if not np.isfinite(m["loss"]):
-                kept = (f"the last good checkpoint (step {last_saved}) is kept in {ckpts.directory}"
-                        if last_saved is not None else "no checkpoint had been saved")
-                raise NonFiniteLossError(
-                    f"loss is {m['loss']} at step {first_step + i} (counting from 1); "
-                    f"stopping, {kept}")
+            for name in ("loss", "discriminator_loss"):
+                if name in m and not np.isfinite(m[name]):
+                    kept = (f"the last good checkpoint (step {last_saved}) is kept in "
+                            f"{ckpts.directory}" if last_saved is not None
+                            else "no checkpoint had been saved")
+                    raise NonFiniteLossError(
+                        f"{name} is {m[name]} at step {first_step + i} (counting from 1); "
+                        f"stopping, {kept}")
         mean = jax.tree_util.tree_map(lambda *xs: np.mean(np.stack(xs), axis=0), *host)
         mean["steps_per_second"] = len(host) / max(time.perf_counter() - window_start[0], 1e-9)
         if writer is not None:
