@@ -146,7 +146,7 @@ def _worker(impl, architecture, batch_size):
 
 
 def _interleaved_processes(impls, architecture, batch_size, rounds, steps, malloc_default):
-    """Median steps/s of each implementation, each in its own process, rounds interleaved."""
+    """Steps/s of each implementation per round, each in its own process, rounds interleaved."""
     command = [sys.executable, os.path.abspath(__file__), "--worker"]
     workers = []
     try:
@@ -169,7 +169,7 @@ def _interleaved_processes(impls, architecture, batch_size, rounds, steps, mallo
         for _, proc in workers:
             proc.stdin.close()
             proc.wait()
-    return {name: statistics.median(r) for name, r in rates.items()}
+    return rates
 
 
 def _interleaved(runners, batch, rounds, steps):
@@ -228,13 +228,18 @@ def main():
             config = _config(architecture, batch_size)
             impls = ["vaejax"] + (["flax"] if architecture == "conv" else []) + (
                 ["torch"] if have_torch else [])
-            rates = _interleaved_processes(impls, architecture, batch_size, args.rounds,
-                                           args.steps, args.malloc_default)
-            torch_rate = next((r for n, r in rates.items() if n.startswith("PyTorch")), None)
+            per_round = _interleaved_processes(impls, architecture, batch_size, args.rounds,
+                                               args.steps, args.malloc_default)
+            torch_rounds = next((r for n, r in per_round.items() if n.startswith("PyTorch")), None)
             print(f"\n{architecture} beta-VAE, batch {batch_size} ({config.optimizer}), "
-                  f"median of {args.rounds} interleaved rounds x {args.steps} steps:")
-            for name, rate in rates.items():
-                ratio = f"  {rate / torch_rate:.2f}x PyTorch" if torch_rate else ""
+                  f"median of {args.rounds} interleaved rounds x {args.steps} steps "
+                  "(in brackets: the ratio's range over rounds):")
+            for name, rounds in per_round.items():
+                rate, ratio = statistics.median(rounds), ""
+                if torch_rounds:
+                    each = [r / t for r, t in zip(rounds, torch_rounds)]
+                    ratio = (f"  {rate / statistics.median(torch_rounds):.2f}x PyTorch"
+                             f" [{min(each):.2f}-{max(each):.2f}]")
                 print(f"  {name:42s} {rate:7.2f} steps/s  {rate * batch_size:8.0f} images/s{ratio}")
 
     print(f"\nwhole run vs bare step (conv, batch 64, {args.whole_run_steps} steps):")
