@@ -117,7 +117,7 @@ class ElboTerms(NamedTuple):
     kl: (B,) KL(q(z|x) || p(z)).
     kl_per_dimension: (B, D).
     total_correlation: (B,) estimate of the code's total correlation
-      (:func:`beta_tc_elbo` only; None otherwise).
+      (:func:`beta_tc_elbo` and :func:`factor_vae_elbo` only; None otherwise).
     """
 
     loss: jax.Array
@@ -290,6 +290,11 @@ def permute_dims(key: jax.Array, z: jax.Array) -> jax.Array:
                     in_axes=(0, 1), out_axes=1)(keys, z)
 
 
+def _check_two_class_logits(logits: jax.Array, name: str) -> None:
+    if logits.ndim != 2 or logits.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (M, 2), got {logits.shape}")
+
+
 def discriminator_loss(joint_logits: jax.Array, product_logits: jax.Array) -> jax.Array:
     """FactorVAE's discriminator loss: cross-entropy of telling q(z) from prod_d q(z_d).
 
@@ -302,9 +307,8 @@ def discriminator_loss(joint_logits: jax.Array, product_logits: jax.Array) -> ja
     Returns:
       Scalar: the mean of both classes' cross-entropies (nats; log 2 at chance).
     """
-    for name, x in (("joint_logits", joint_logits), ("product_logits", product_logits)):
-        if x.ndim != 2 or x.shape[1] != 2:
-            raise ValueError(f"{name} must have shape (M, 2), got {x.shape}")
+    _check_two_class_logits(joint_logits, "joint_logits")
+    _check_two_class_logits(product_logits, "product_logits")
     joint = jnp.mean(jax.nn.log_softmax(joint_logits)[:, 0])
     product = jnp.mean(jax.nn.log_softmax(product_logits)[:, 1])
     return -0.5 * (joint + product)
@@ -316,8 +320,7 @@ def discriminator_total_correlation(joint_logits: jax.Array) -> jax.Array:
     For the optimal discriminator D(z) = q(z) / (q(z) + prod_d q(z_d)), so the
     batch mean estimates KL(q(z) || prod_d q(z_d)) = TC(z).
     """
-    if joint_logits.ndim != 2 or joint_logits.shape[1] != 2:
-        raise ValueError(f"joint_logits must have shape (M, 2), got {joint_logits.shape}")
+    _check_two_class_logits(joint_logits, "joint_logits")
     return joint_logits[:, 0] - joint_logits[:, 1]
 
 
@@ -341,10 +344,8 @@ def factor_vae_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
     Returns:
       ElboTerms with per-example values.
     """
-    reconstruction = -bernoulli_log_likelihood(logits, targets)
-    kl_dims = kl_per_dimension(mean, logvar)
-    kl = jnp.sum(kl_dims, axis=-1)
+    elbo = beta_elbo(logits, targets, mean, logvar, beta=1.0)
     tc = discriminator_total_correlation(joint_logits)
-    if tc.shape != kl.shape:
-        raise ValueError(f"joint_logits has {tc.shape[0]} rows, the batch {kl.shape[0]}")
-    return ElboTerms(reconstruction + kl + gamma * tc, reconstruction, kl, kl_dims, tc)
+    if tc.shape != elbo.kl.shape:
+        raise ValueError(f"joint_logits has {tc.shape[0]} rows, the batch {elbo.kl.shape[0]}")
+    return elbo._replace(loss=elbo.loss + gamma * tc, total_correlation=tc)

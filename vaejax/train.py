@@ -155,6 +155,7 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
     sample_key, corrupt_key = jax.random.split(key)
     inputs = _corrupt(config, corrupt_key, images)
     out = model.apply({"params": params}, inputs, sample_key)
+    discriminator_term = 0.0  # FactorVAE's discriminator loss (its own parameters only)
     if config.objective == "autoencoder":
         if config.likelihood == "bernoulli":
             rec = -losses.bernoulli_log_likelihood(out["logits"], images)
@@ -185,14 +186,11 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
         both = disc.apply({"params": discriminator_params},
                           jnp.concatenate([z, losses.permute_dims(jax.random.fold_in(key, 1), z)]))
         joint, product = both[:z.shape[0]], both[z.shape[0]:]
-        d_loss = losses.discriminator_loss(joint, product)
-        accuracy = 0.5 * (jnp.mean(joint[:, 0] > joint[:, 1]) + jnp.mean(product[:, 1] > product[:, 0]))
-        loss = jnp.mean(terms.loss)
-        return loss + d_loss, dict(
-            loss=loss, reconstruction=jnp.mean(terms.reconstruction), kl=jnp.mean(terms.kl),
-            kl_per_dim=jnp.mean(terms.kl_per_dimension, axis=0),
-            total_correlation=jnp.mean(terms.total_correlation), discriminator_loss=d_loss,
-            discriminator_accuracy=accuracy)
+        discriminator_term = losses.discriminator_loss(joint, product)
+        accuracy = 0.5 * (jnp.mean(joint[:, 0] > joint[:, 1])
+                          + jnp.mean(product[:, 1] > product[:, 0]))
+        extra = dict(total_correlation=jnp.mean(terms.total_correlation),
+                     discriminator_loss=discriminator_term, discriminator_accuracy=accuracy)
     else:
         capacity = losses.linear_capacity(step, max_capacity=config.capacity_max,
                                           num_steps=config.capacity_steps)
@@ -200,9 +198,9 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
                                      gamma=config.gamma, capacity=capacity)
         extra = dict(capacity=capacity)
     loss = jnp.mean(terms.loss)
-    return loss, dict(loss=loss, reconstruction=jnp.mean(terms.reconstruction),
-                      kl=jnp.mean(terms.kl),
-                      kl_per_dim=jnp.mean(terms.kl_per_dimension, axis=0), **extra)
+    metrics = dict(loss=loss, reconstruction=jnp.mean(terms.reconstruction), kl=jnp.mean(terms.kl),
+                   kl_per_dim=jnp.mean(terms.kl_per_dimension, axis=0), **extra)
+    return loss + discriminator_term, metrics
 
 
 def make_train_step(config, model, tx, mesh=None) -> Callable:
