@@ -52,3 +52,21 @@ def test_evaluate_without_checkpoint_is_a_clear_error(tmp_path):
                            str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "no config.json" in proc.stderr
+
+
+def test_traversal_limit_keeps_the_gaussian_mass_of_three_std():
+    from math import erf, gamma, log, sqrt
+
+    from vaejax.evaluation.evaluate import traversal_limit
+
+    mass = erf(3 / sqrt(2))  # P(|z| < 3) under N(0, 1)
+    assert traversal_limit("gaussian") == pytest.approx(3.0)
+    b = 1 / sqrt(2)  # unit-variance Laplace: P(|z| < L) = 1 - exp(-L / b)
+    assert traversal_limit("laplace") == pytest.approx(-b * log(1 - mass))
+    limit = traversal_limit("gennorm4")  # integrate the density directly
+    a = sqrt(gamma(0.25) / gamma(0.75))
+    z = np.linspace(-limit, limit, 200_001)
+    density = 2 / (a * gamma(0.25)) * np.exp(-(np.abs(z) / a) ** 4)
+    assert np.trapezoid(density, z) == pytest.approx(mass, abs=1e-6)
+    with pytest.raises(ValueError, match="prior must be one of"):
+        traversal_limit("cauchy")

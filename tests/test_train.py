@@ -139,6 +139,14 @@ def test_bad_config_value_names_the_field(tmp_path):
     config.dataset_size = config.batch_size - 1
     with pytest.raises(ValueError, match="config.dataset_size"):
         train.validate_config(config)
+    config = get_config("beta_vae:smoke")
+    config.prior = "cauchy"
+    with pytest.raises(ValueError, match="config.prior"):
+        train.validate_config(config)
+    config = get_config("beta_tcvae:smoke")
+    config.prior = "laplace"
+    with pytest.raises(ValueError, match="config.prior='laplace' is implemented for the beta_vae"):
+        train.validate_config(config)
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, monkeypatch):

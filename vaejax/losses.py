@@ -80,6 +80,79 @@ def kl_per_dimension(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     return 0.5 * (mean ** 2 + jnp.exp(logvar) - logvar - 1.0)
 
 
+PRIORS = ("gaussian", "laplace", "gennorm4")
+
+# Laplace(0, b) with b = 1/sqrt(2) has unit variance, as N(0, 1).
+LAPLACE_SCALE = 1.0 / math.sqrt(2.0)
+
+
+def kl_per_dimension_laplace(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """KL(N(mean, exp(logvar)) || Laplace(0, 1/sqrt(2))) for each latent dimension.
+
+    The unit-variance Laplace prior is factorised but not rotation-invariant,
+    unlike N(0, I), so rotating a code's axes changes the KL of its aggregate
+    posterior (the ICA argument; Mathieu et al. 2019). Being peaked, it keeps
+    the axes of peaked factors but prefers 45-degree rotations of flat
+    (uniform) ones, as ICA with the wrong kurtosis sign; for those see
+    :func:`kl_per_dimension_gennorm4`. In closed form:
+    ``-H(q) + log(2 b) + E_q|z| / b`` with
+    ``E_q|z| = s sqrt(2/pi) exp(-m^2 / 2s^2) + m erf(m / (s sqrt 2))``.
+    Its minimum over (mean, logvar), 0.5 - log(pi/2) ~= 0.048 nats, is not 0.
+
+    Args:
+      mean, logvar: (B, D).
+
+    Returns:
+      (B, D) KL in nats.
+    """
+    _check_same_shape(mean, logvar, "mean and logvar")
+    std = jnp.exp(0.5 * logvar)
+    abs_mean = (std * math.sqrt(2.0 / math.pi) * jnp.exp(-0.5 * jnp.square(mean / std))
+                + mean * jax.scipy.special.erf(mean / (std * math.sqrt(2.0))))
+    neg_entropy = -0.5 * (logvar + math.log(2.0 * math.pi) + 1.0)
+    return neg_entropy + math.log(2.0 * LAPLACE_SCALE) + abs_mean / LAPLACE_SCALE
+
+
+# Generalised normal, density 2 / (a Gamma(1/4)) exp(-(|z| / a)^4); a gives unit variance.
+GENNORM4_SCALE = math.sqrt(math.gamma(0.25) / math.gamma(0.75))
+
+
+def kl_per_dimension_gennorm4(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """KL(N(mean, exp(logvar)) || GenNorm(shape 4, unit variance)) per dimension.
+
+    The prior ∝ exp(-(|z| / a)^4) is flatter than N(0, 1) (excess kurtosis
+    -0.81; a uniform factor has -1.2) and, like the Laplace prior, not
+    rotation-invariant: it keeps the axes of independent flat factors, such
+    as dSprites' x and y positions, where N(0, I) is indifferent. In closed
+    form: ``-H(q) - log(2 / (a Gamma(1/4))) + E_q z^4 / a^4`` with
+    ``E_q z^4 = m^4 + 6 m^2 s^2 + 3 s^4``; minimum ~0.047 nats.
+
+    Args:
+      mean, logvar: (B, D).
+
+    Returns:
+      (B, D) KL in nats.
+    """
+    _check_same_shape(mean, logvar, "mean and logvar")
+    var = jnp.exp(logvar)
+    fourth = jnp.square(jnp.square(mean)) + 6.0 * jnp.square(mean) * var + 3.0 * jnp.square(var)
+    neg_entropy = -0.5 * (logvar + math.log(2.0 * math.pi) + 1.0)
+    log_norm = math.log(2.0 / (GENNORM4_SCALE * math.gamma(0.25)))
+    return neg_entropy - log_norm + fourth / GENNORM4_SCALE ** 4
+
+
+def prior_kl_per_dimension(mean: jax.Array, logvar: jax.Array, *,
+                           prior: str = "gaussian") -> jax.Array:
+    """(B, D) KL of each posterior dimension from the named prior (see :data:`PRIORS`)."""
+    if prior == "gaussian":
+        return kl_per_dimension(mean, logvar)
+    if prior == "laplace":
+        return kl_per_dimension_laplace(mean, logvar)
+    if prior == "gennorm4":
+        return kl_per_dimension_gennorm4(mean, logvar)
+    raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+
+
 def kl_diagonal_gaussian(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     """KL(N(mean, diag(exp(logvar))) || N(0, I)).
 
@@ -128,7 +201,8 @@ class ElboTerms(NamedTuple):
 
 
 def beta_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
-              logvar: jax.Array, *, beta: jax.Array | float = 1.0) -> ElboTerms:
+              logvar: jax.Array, *, beta: jax.Array | float = 1.0,
+              prior: str = "gaussian") -> ElboTerms:
     """The beta-VAE objective of Higgins et al. (2017): rec + beta * KL.
 
     With beta = 1 the loss is the negative ELBO. Bernoulli decoder.
@@ -138,12 +212,14 @@ def beta_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
       targets: (B, ...) images in [0, 1].
       mean, logvar: (B, D) posterior parameters.
       beta: KL weight.
+      prior: ``"gaussian"`` (N(0, I)) or ``"laplace"`` (independent
+        unit-variance Laplace; see :func:`kl_per_dimension_laplace`).
 
     Returns:
       ElboTerms with per-example values.
     """
     reconstruction = -bernoulli_log_likelihood(logits, targets)
-    kl_dims = kl_per_dimension(mean, logvar)
+    kl_dims = prior_kl_per_dimension(mean, logvar, prior=prior)
     kl = jnp.sum(kl_dims, axis=-1)
     return ElboTerms(reconstruction + beta * kl, reconstruction, kl, kl_dims)
 

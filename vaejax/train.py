@@ -49,8 +49,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first field with a bad value."""
     choices = dict(objective=OBJECTIVES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
                    optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES,
-                   conv_impl=models.CONV_IMPLS, tc_estimator=losses.TC_ESTIMATORS)
-    defaults = dict(conv_impl=models.DEFAULT_CONV_IMPL, tc_estimator="stratified")  # fields older saved configs lack
+                   conv_impl=models.CONV_IMPLS, tc_estimator=losses.TC_ESTIMATORS,
+                   prior=losses.PRIORS)
+    defaults = dict(conv_impl=models.DEFAULT_CONV_IMPL, tc_estimator="stratified",
+                    prior="gaussian")  # fields older saved configs lack
     for field, allowed in choices.items():
         value = config.get(field, defaults.get(field))
         if value not in allowed:
@@ -75,6 +77,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             if field not in config or not config[field] > 0:
                 raise ValueError(f"the factor_vae objective needs a positive "
                                  f"config.{field}, got {config.get(field)!r}")
+    if config.get("prior", "gaussian") != "gaussian" and config.objective != "beta_vae":
+        raise ValueError(f"config.prior={config.prior!r} is implemented for the beta_vae "
+                         f"objective only, got objective {config.objective!r}")
     if config.learning_rate <= 0:
         raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
     if config.objective != "autoencoder" and config.likelihood != "bernoulli":
@@ -165,7 +170,8 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
         return loss, dict(loss=loss, reconstruction=loss)
     if config.objective == "beta_vae":
         beta = beta_at(config, step)
-        terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=beta)
+        terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=beta,
+                                 prior=config.get("prior", "gaussian"))
         extra = dict(beta=beta)
     elif config.objective == "beta_tcvae":
         # The TC weight ramps from 1 (the plain ELBO) to beta.

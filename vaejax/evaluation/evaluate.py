@@ -15,6 +15,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 from tqdm.auto import tqdm
 
 from vaejax import checkpoint, losses, models
@@ -53,6 +54,16 @@ def load_model(workdir: str | Path):
     finally:
         ckpts.close()
     return config, model, params, step
+
+
+def traversal_limit(prior: str) -> float:
+    """Where a traversal ends: the prior's quantile at Phi(3) (99.87 %), which
+    is 3 for N(0, 1) and keeps the same prior mass for the others."""
+    dist = dict(gaussian=stats.norm(), laplace=stats.laplace(scale=losses.LAPLACE_SCALE),
+                gennorm4=stats.gennorm(4, scale=losses.GENNORM4_SCALE))
+    if prior not in dist:
+        raise ValueError(f"prior must be one of {tuple(dist)}, got {prior!r}")
+    return float(dist[prior].ppf(stats.norm.cdf(3.0)))
 
 
 def _posterior(model, params, images):
@@ -121,7 +132,8 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     sample = jnp.asarray(data.images(data.sample_factors(1024, rng)))
     mean, logvar = _posterior(model, params, sample)
     if logvar is not None:
-        spread = np.asarray(jnp.mean(losses.kl_per_dimension(mean, logvar), axis=0))
+        spread = np.asarray(jnp.mean(losses.prior_kl_per_dimension(
+            mean, logvar, prior=config.get("prior", "gaussian")), axis=0))
         centre, width = np.zeros(spread.shape), np.ones(spread.shape)
     else:
         spread = np.asarray(jnp.std(mean, axis=0))
@@ -136,8 +148,10 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
                                         **SIZES[sizes].get("latent_factor_table", {}))
     labels = [f"{f} {max(row):.2f}" for f, row in zip(table["best_factor"], table["nmi"])]
 
-    # Traversals from -3 to 3 (in units of the code's spread for an autoencoder).
-    values = np.linspace(-3.0, 3.0, 10)
+    # Traversals from -3 to 3 (in units of the code's spread for an autoencoder;
+    # the same prior mass for a non-Gaussian prior).
+    limit = traversal_limit(config.get("prior", "gaussian")) if logvar is not None else 3.0
+    values = np.linspace(-limit, limit, 10)
     seed_code = np.asarray(code[0])
     z = np.repeat(seed_code[None, None], len(spread), 0).repeat(len(values), 1)  # (D, V, D)
     for d in range(len(spread)):
