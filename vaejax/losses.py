@@ -212,8 +212,9 @@ def beta_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
       targets: (B, ...) images in [0, 1].
       mean, logvar: (B, D) posterior parameters.
       beta: KL weight.
-      prior: ``"gaussian"`` (N(0, I)) or ``"laplace"`` (independent
-        unit-variance Laplace; see :func:`kl_per_dimension_laplace`).
+      prior: ``"gaussian"`` (N(0, I)), ``"laplace"`` or ``"gennorm4"``
+        (independent unit-variance Laplace or flat exp(-(z / a)^4); see
+        :func:`kl_per_dimension_laplace`, :func:`kl_per_dimension_gennorm4`).
 
     Returns:
       ElboTerms with per-example values.
