@@ -80,7 +80,10 @@ def kl_per_dimension(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     return 0.5 * (mean ** 2 + jnp.exp(logvar) - logvar - 1.0)
 
 
-PRIORS = ("gaussian", "laplace", "gennorm4")
+def _gaussian_neg_entropy(logvar: jax.Array) -> jax.Array:
+    """-H(N(m, exp(logvar))) in nats, elementwise."""
+    return -0.5 * (logvar + math.log(2.0 * math.pi) + 1.0)
+
 
 # Laplace(0, b) with b = 1/sqrt(2) has unit variance, as N(0, 1).
 LAPLACE_SCALE = 1.0 / math.sqrt(2.0)
@@ -109,7 +112,7 @@ def kl_per_dimension_laplace(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     std = jnp.exp(0.5 * logvar)
     abs_mean = (std * math.sqrt(2.0 / math.pi) * jnp.exp(-0.5 * jnp.square(mean / std))
                 + mean * jax.scipy.special.erf(mean / (std * math.sqrt(2.0))))
-    neg_entropy = -0.5 * (logvar + math.log(2.0 * math.pi) + 1.0)
+    neg_entropy = _gaussian_neg_entropy(logvar)
     return neg_entropy + math.log(2.0 * LAPLACE_SCALE) + abs_mean / LAPLACE_SCALE
 
 
@@ -136,21 +139,22 @@ def kl_per_dimension_gennorm4(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     _check_same_shape(mean, logvar, "mean and logvar")
     var = jnp.exp(logvar)
     fourth = jnp.square(jnp.square(mean)) + 6.0 * jnp.square(mean) * var + 3.0 * jnp.square(var)
-    neg_entropy = -0.5 * (logvar + math.log(2.0 * math.pi) + 1.0)
+    neg_entropy = _gaussian_neg_entropy(logvar)
     log_norm = math.log(2.0 / (GENNORM4_SCALE * math.gamma(0.25)))
     return neg_entropy - log_norm + fourth / GENNORM4_SCALE ** 4
+
+
+_PRIOR_KL = dict(gaussian=kl_per_dimension, laplace=kl_per_dimension_laplace,
+                 gennorm4=kl_per_dimension_gennorm4)
+PRIORS = tuple(_PRIOR_KL)
 
 
 def prior_kl_per_dimension(mean: jax.Array, logvar: jax.Array, *,
                            prior: str = "gaussian") -> jax.Array:
     """(B, D) KL of each posterior dimension from the named prior (see :data:`PRIORS`)."""
-    if prior == "gaussian":
-        return kl_per_dimension(mean, logvar)
-    if prior == "laplace":
-        return kl_per_dimension_laplace(mean, logvar)
-    if prior == "gennorm4":
-        return kl_per_dimension_gennorm4(mean, logvar)
-    raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+    if prior not in _PRIOR_KL:
+        raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+    return _PRIOR_KL[prior](mean, logvar)
 
 
 def kl_diagonal_gaussian(mean: jax.Array, logvar: jax.Array) -> jax.Array:

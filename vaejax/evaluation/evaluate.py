@@ -131,9 +131,10 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     # KL per latent (or code spread for a deterministic autoencoder).
     sample = jnp.asarray(data.images(data.sample_factors(1024, rng)))
     mean, logvar = _posterior(model, params, sample)
+    prior = config.get("prior", "gaussian")  # saved configs before priors lack the field
     if logvar is not None:
-        spread = np.asarray(jnp.mean(losses.prior_kl_per_dimension(
-            mean, logvar, prior=config.get("prior", "gaussian")), axis=0))
+        spread = np.asarray(jnp.mean(losses.prior_kl_per_dimension(mean, logvar, prior=prior),
+                                     axis=0))
         centre, width = np.zeros(spread.shape), np.ones(spread.shape)
     else:
         spread = np.asarray(jnp.std(mean, axis=0))
@@ -150,7 +151,7 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
 
     # Traversals from -3 to 3 (in units of the code's spread for an autoencoder;
     # the same prior mass for a non-Gaussian prior).
-    limit = traversal_limit(config.get("prior", "gaussian")) if logvar is not None else 3.0
+    limit = traversal_limit(prior) if logvar is not None else 3.0
     values = np.linspace(-limit, limit, 10)
     seed_code = np.asarray(code[0])
     z = np.repeat(seed_code[None, None], len(spread), 0).repeat(len(values), 1)  # (D, V, D)
