@@ -30,8 +30,7 @@ def main():
     parser.add_argument("--malloc-default", action="store_true",
                         help="leave glibc's malloc as it is (no memory.keep_freed_memory)")
     args = parser.parse_args()
-    if not args.malloc_default:
-        memory.keep_freed_memory()
+    kept = not args.malloc_default and memory.keep_freed_memory()
     if args.workdir:
         config, model, params, _ = evaluate.load_model(args.workdir)
         architecture = config.architecture
@@ -57,7 +56,7 @@ def main():
             rates[key].append(len(images) / (time.perf_counter() - start))
     print(f"{architecture} encoder, {jax.default_backend()} ({jax.devices()[0].device_kind}), "
           f"{args.images} images, median of {args.rounds} interleaved rounds, "
-          f"malloc: {'default' if args.malloc_default else 'keep_freed_memory'}")
+          f"malloc: {'keep_freed_memory' if kept else 'default'}")
     for (name, b), r in rates.items():
         print(f"  {name:10s} batch {b:5d}  {np.median(r):9.0f} images/s  "
               f"(rounds: {', '.join(str(round(v)) for v in r)})")

@@ -24,8 +24,7 @@ def main():
     parser.add_argument("--malloc-default", action="store_true",
                         help="leave glibc's malloc as it is (no memory.keep_freed_memory)")
     args = parser.parse_args()
-    if not args.malloc_default:
-        memory.keep_freed_memory()
+    kept = not args.malloc_default and memory.keep_freed_memory()
     data = GroundTruth(dsprites.load("simulated"))  # the cached grid
     if args.workdir:
         _, model, params, step = evaluate.load_model(args.workdir)
@@ -39,7 +38,7 @@ def main():
                                             sizes=args.sizes, dci_trees=args.dci_trees)
     total = time.perf_counter() - start
     print(f"{what}, sizes={args.sizes}, DCI trees: {args.dci_trees}, "
-          f"malloc: {'default' if args.malloc_default else 'keep_freed_memory'}")
+          f"malloc: {'keep_freed_memory' if kept else 'default'}")
     for name, s in seconds.items():
         print(f"  {name:24s} {s:7.1f} s  {results[name]}")
     print(f"  {'total':24s} {total:7.1f} s")

@@ -2,7 +2,7 @@
 
     pip install '.[bench]'        # PyTorch (CPU) for the comparison
     python benchmarks/train_step.py [--batch-sizes 64 256] [--rounds 5] [--steps 10]
-                                    [--malloc-default]
+                                    [--malloc-default] [--torch-device cuda]
 
 For each model (the standard conv beta-VAE and the FC one of Higgins et al.)
 and batch size, every implementation runs in its own worker process (so none
@@ -13,8 +13,13 @@ objective (Bernoulli reconstruction summed over pixels + beta * KL, beta 4)
 and optimizer (the config's: Adam for conv, Adagrad 1e-2 for FC) on the same
 random binary batch. Without PyTorch installed its rows are skipped. Every
 process runs with ``memory.keep_freed_memory()`` (as ``experiments.run``
-does; PyTorch gains from it as much as JAX) unless ``--malloc-default`` is
-given.
+does; PyTorch gains from it as much as JAX; it does nothing where an
+accelerator may be used) unless ``--malloc-default`` is given.
+
+On a GPU (JAX's default backend), PyTorch runs on CUDA too (``--torch-device``;
+its steps end with ``torch.cuda.synchronize()``) and each process allocates
+GPU memory as it goes rather than taking 75% at start, so the workers fit
+side by side. Give more ``--steps`` there: a step takes about a millisecond.
 
 Then a whole training run (``train_and_evaluate``: input pipeline, metrics,
 progress bar, checkpoint) of the conv model at batch 64 is timed from its
@@ -35,9 +40,12 @@ import sys
 import tempfile
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+# Several worker processes share one GPU: none may take 75% of its memory at start.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 from experiments import beta_vae  # noqa: E402
@@ -61,7 +69,7 @@ def _jax_step(config):
     return run
 
 
-def _torch_step(architecture, batch_size, config):
+def _torch_step(architecture, batch_size, config, device):
     import torch
     from torch import nn
 
@@ -85,11 +93,13 @@ def _torch_step(architecture, batch_size, config):
         decoder = nn.Sequential(nn.Linear(latents, 1200), nn.Tanh(), nn.Linear(1200, 1200),
                                 nn.Tanh(), nn.Linear(1200, 1200), nn.Tanh(),
                                 nn.Linear(1200, 4096), nn.Unflatten(1, (1, 64, 64)))
+    encoder, decoder = encoder.to(device), decoder.to(device)
     params = list(encoder.parameters()) + list(decoder.parameters())
     opt_cls = dict(adam=torch.optim.Adam, adagrad=torch.optim.Adagrad)[config.optimizer]
     opt = opt_cls(params, lr=config.learning_rate)
     batch = (torch.rand(batch_size, 1, 64, 64, generator=torch.Generator().manual_seed(0))
-             > 0.5).float()
+             > 0.5).float().to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -106,8 +116,11 @@ def _torch_step(architecture, batch_size, config):
     def run(_batch, n):
         for _ in range(n):
             step()
+        sync()
 
-    return run, torch.__version__, torch.get_num_threads()
+    where = (torch.cuda.get_device_name(device) if device.startswith("cuda")
+             else f"{torch.get_num_threads()} threads")
+    return run, torch.__version__, where
 
 
 def _config(architecture, batch_size, conv_impl="fast"):
@@ -117,12 +130,12 @@ def _config(architecture, batch_size, conv_impl="fast"):
     return config
 
 
-def _runner(impl, architecture, batch_size):
+def _runner(impl, architecture, batch_size, torch_device):
     """run(batch, n) for one implementation, and its display name."""
     config = _config(architecture, batch_size, "flax" if impl == "flax" else "fast")
     if impl == "torch":
-        run, version, threads = _torch_step(architecture, batch_size, config)
-        return run, f"PyTorch {version} eager ({threads} threads)"
+        run, version, where = _torch_step(architecture, batch_size, config, torch_device)
+        return run, f"PyTorch {version} eager ({where})"
     name = "vaejax" if impl == "vaejax" else "plain Flax (nn.Conv/nn.ConvTranspose)"
     return _jax_step(config), name
 
@@ -132,12 +145,13 @@ def _batch(batch_size):
                        jnp.float32)
 
 
-def _worker(impl, architecture, batch_size):
+def _worker(impl, architecture, batch_size, torch_device):
     """Warms up, prints its name, then runs ``n`` steps per line ``n`` read, printing steps/s."""
-    run, name = _runner(impl, architecture, batch_size)
+    start = time.perf_counter()
+    run, name = _runner(impl, architecture, batch_size, torch_device)
     batch = _batch(batch_size)
     run(batch, 3)
-    print(name, flush=True)
+    print(f"{name}\t{time.perf_counter() - start:.1f}", flush=True)
     for line in sys.stdin:
         steps = int(line)
         start = time.perf_counter()
@@ -145,9 +159,11 @@ def _worker(impl, architecture, batch_size):
         print(steps / (time.perf_counter() - start), flush=True)
 
 
-def _interleaved_processes(impls, architecture, batch_size, rounds, steps, malloc_default):
+def _interleaved_processes(impls, architecture, batch_size, rounds, steps, malloc_default,
+                           torch_device):
     """Steps/s of each implementation per round, each in its own process, rounds interleaved."""
-    command = [sys.executable, os.path.abspath(__file__), "--worker"]
+    command = [sys.executable, os.path.abspath(__file__), "--torch-device", torch_device,
+               "--worker"]
     workers = []
     try:
         for impl in impls:  # one at a time, so compiling does not overlap a timed round
@@ -155,9 +171,11 @@ def _interleaved_processes(impls, architecture, batch_size, rounds, steps, mallo
                 command + [impl, architecture, str(batch_size)]
                 + (["--malloc-default"] if malloc_default else []),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            name = proc.stdout.readline().strip()
-            if not name:
+            line = proc.stdout.readline().strip()
+            if not line:
                 raise RuntimeError(f"{impl} worker failed (exit code {proc.wait()})")
+            name, seconds = line.split("\t")
+            print(f"  ({name}: set up, compiled and warmed up in {seconds} s)", flush=True)
             workers.append((name, proc))
         rates = {name: [] for name, _ in workers}
         for _ in range(rounds):
@@ -201,35 +219,39 @@ def _whole_run(batch_size, steps, log_every):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--architectures", nargs="*", default=["conv", "fc"],
+                        choices=["conv", "fc"])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="steps per round")
     parser.add_argument("--whole-run-steps", type=int, default=600)
     parser.add_argument("--malloc-default", action="store_true",
                         help="leave glibc's malloc as it is (no memory.keep_freed_memory)")
+    parser.add_argument("--torch-device", default=None,
+                        help="PyTorch's device (default: cuda when JAX runs on a GPU, else cpu)")
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "ARCH", "BATCH"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.malloc_default:
-        memory.keep_freed_memory()
+    kept = not args.malloc_default and memory.keep_freed_memory()
     if args.worker:
         impl, architecture, batch_size = args.worker
-        _worker(impl, architecture, int(batch_size))
+        _worker(impl, architecture, int(batch_size), args.torch_device)
         return
+    torch_device = args.torch_device or ("cuda" if jax.default_backend() == "gpu" else "cpu")
 
     # Only the workers import PyTorch; this process runs the whole-run timing.
     have_torch = importlib.util.find_spec("torch") is not None
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; jax {jax.__version__} on "
           f"{jax.devices()[0].device_kind} ({jax.default_backend()}); "
-          f"malloc: {'default' if args.malloc_default else 'keep_freed_memory'}")
+          f"malloc: {'keep_freed_memory' if kept else 'default'}")
 
-    for architecture in ("conv", "fc"):
+    for architecture in args.architectures:
         for batch_size in args.batch_sizes:
             config = _config(architecture, batch_size)
             impls = ["vaejax"] + (["flax"] if architecture == "conv" else []) + (
                 ["torch"] if have_torch else [])
             per_round = _interleaved_processes(impls, architecture, batch_size, args.rounds,
-                                               args.steps, args.malloc_default)
+                                               args.steps, args.malloc_default, torch_device)
             torch_rounds = next((r for n, r in per_round.items() if n.startswith("PyTorch")), None)
             print(f"\n{architecture} beta-VAE, batch {batch_size} ({config.optimizer}), "
                   f"median of {args.rounds} interleaved rounds x {args.steps} steps "
@@ -242,6 +264,8 @@ def main():
                              f" [{min(each):.2f}-{max(each):.2f}]")
                 print(f"  {name:42s} {rate:7.2f} steps/s  {rate * batch_size:8.0f} images/s{ratio}")
 
+    if args.whole_run_steps <= 0:
+        return
     print(f"\nwhole run vs bare step (conv, batch 64, {args.whole_run_steps} steps):")
     config = _config("conv", 64)
     bare_runner = {"bare": _jax_step(config)}

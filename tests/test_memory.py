@@ -57,3 +57,27 @@ def test_keep_freed_memory_serves_large_blocks_from_the_heap_in_every_thread():
     main_mapped, main_free, worker_mapped, worker_free = map(int, rest)
     assert main_mapped < block and worker_mapped < block  # from the heap...
     assert main_free >= block and worker_free >= block  # ...and kept there once freed
+
+
+def test_accelerator_installed_finds_plugins_and_respects_jax_platforms(tmp_path, monkeypatch):
+    from vaejax import memory
+
+    monkeypatch.delenv("JAX_PLATFORMS", raising=False)
+    (tmp_path / "jax_plugins" / "xla_fake").mkdir(parents=True)
+    (tmp_path / "jax_plugins" / "xla_fake" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert memory.accelerator_installed()
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    assert not memory.accelerator_installed()
+    monkeypatch.setenv("JAX_PLATFORMS", "cuda,cpu")
+    assert memory.accelerator_installed()
+
+
+def test_keep_freed_memory_changes_nothing_where_an_accelerator_may_run(monkeypatch):
+    from vaejax import memory
+
+    monkeypatch.setattr(memory, "accelerator_installed", lambda: True)
+    calls = []
+    monkeypatch.setattr(memory.ctypes, "CDLL", lambda name: calls.append(name))
+    assert memory.keep_freed_memory() is False
+    assert calls == []

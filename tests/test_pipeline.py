@@ -62,6 +62,36 @@ def test_resume_from_step_gives_the_uninterrupted_batches(images, k):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_uint8_batches_and_transform_give_the_float_batches(images, prefetch):
+    floats = data.ShuffledBatches(images, batch_size=8, seed=4, prefetch=0)
+    calls = []
+
+    def transform(rows):
+        calls.append(rows.dtype)
+        return ("moved", rows)
+
+    raw = data.ShuffledBatches(images, batch_size=8, seed=4, prefetch=prefetch,
+                               dtype=np.uint8, transform=transform)
+    for _ in range(5):
+        tag, batch = next(raw)
+        assert tag == "moved" and batch.dtype == np.uint8 and batch.shape == (8, 64, 64, 1)
+        np.testing.assert_array_equal(batch.astype(np.float32), next(floats))
+    raw.close()
+    assert set(calls) == {np.dtype(np.uint8)} and len(calls) >= 5
+
+
+def test_a_failing_transform_is_raised_not_hung(images):
+    def transform(rows):
+        raise OSError("device gone")
+
+    it = data.ShuffledBatches(images, batch_size=4, seed=0, prefetch=2, transform=transform)
+    with pytest.raises(RuntimeError, match="preparing batch 0 failed") as info:
+        next(it)
+    assert isinstance(info.value.__cause__, OSError)
+    it.close()
+
+
 def test_bad_arguments(images):
     with pytest.raises(ValueError, match="batch_size"):
         data.ShuffledBatches(images, batch_size=0, seed=0)
@@ -69,6 +99,8 @@ def test_bad_arguments(images):
         data.ShuffledBatches(images, batch_size=2, seed=0, start_step=-1)
     with pytest.raises(ValueError, match="empty"):
         data.ShuffledBatches(images[:0], batch_size=2, seed=0)
+    with pytest.raises(ValueError, match="dtype"):
+        data.ShuffledBatches(images, batch_size=2, seed=0, dtype=np.float16)
 
 
 def test_ground_truth_sampler_holds_a_factor_fixed():

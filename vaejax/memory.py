@@ -18,6 +18,9 @@ it; the library never does, as it changes the whole process.
 from __future__ import annotations
 
 import ctypes
+import importlib.metadata
+import importlib.util
+import os
 import sys
 
 # <malloc.h>
@@ -26,7 +29,29 @@ _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
 
-def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
+def accelerator_installed() -> bool:
+    """Whether JAX may run on an accelerator here, found without starting JAX.
+
+    True when a PJRT plugin (``jax_plugins``: CUDA, ROCm, ...), ``libtpu`` or
+    a CUDA build of jaxlib is installed, unless ``JAX_PLATFORMS`` names only
+    ``cpu``.
+    """
+    platforms = {p.strip() for p in os.environ.get("JAX_PLATFORMS", "").split(",") if p.strip()}
+    if platforms and platforms <= {"cpu"}:
+        return False
+    if importlib.util.find_spec("libtpu") is not None:
+        return True
+    spec = importlib.util.find_spec("jax_plugins")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if any(not name.startswith(("_", ".")) for name in os.listdir(location)):
+            return True
+    try:
+        return "cuda" in importlib.metadata.version("jaxlib")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def keep_freed_memory(threshold_bytes: int = 1 << 30, *, cpu_only: bool = True) -> bool:
     """Makes glibc's malloc keep freed blocks below ``threshold_bytes`` for reuse.
 
     Sets the mmap and trim thresholds to ``threshold_bytes`` and the number of
@@ -38,9 +63,12 @@ def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
 
     Call it before JAX runs its first computation: a thread that has already
     allocated keeps its own arena. Memory freed stays with the process.
-    Returns False, changing nothing, where malloc is not glibc's.
+    Returns False, changing nothing, where malloc is not glibc's, or with
+    ``cpu_only`` where an accelerator may be used (:func:`accelerator_installed`):
+    on a 16-core H200 machine, one arena made compiling the FC train step
+    take over 150 s instead of 11 s.
     """
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or (cpu_only and accelerator_installed()):
         return False
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from typing import Any, Callable
 
 import numpy as np
 
@@ -17,8 +18,13 @@ def to_float(imgs: np.ndarray) -> np.ndarray:
     return imgs.astype(np.float32)[..., None]
 
 
+class _WorkerError:
+    def __init__(self, error: Exception):
+        self.error = error
+
+
 class ShuffledBatches:
-    """Shuffled batches of float32 images (B, 64, 64, 1), one permutation per epoch.
+    """Shuffled batches of images (B, 64, 64, 1), one permutation per epoch.
 
     Step ``k`` always holds the same examples for a given seed, so an iterator
     started at ``start_step=k`` yields exactly the batches an uninterrupted
@@ -34,10 +40,17 @@ class ShuffledBatches:
       shard: (index, count): yield only rows ``[index * B / count, (index + 1)
         * B / count)`` of every global batch (one process's part in a
         multi-process run; the processes together read each batch once).
+      dtype: ``float32`` (default: values 0.0 and 1.0) or ``uint8`` (the
+        stored 0/1 bytes, a quarter of the bytes to copy to an accelerator;
+        cast them there).
+      transform: applied to each batch where it is prepared (in the prefetch
+        thread when there is one), e.g. a ``jax.device_put`` so the copy to
+        the device overlaps the train step.
     """
 
     def __init__(self, images: np.ndarray, *, batch_size: int, seed: int,
-                 start_step: int = 0, prefetch: int = 2, shard: tuple[int, int] = (0, 1)):
+                 start_step: int = 0, prefetch: int = 2, shard: tuple[int, int] = (0, 1),
+                 dtype=np.float32, transform: Callable[[np.ndarray], Any] | None = None):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         index, count = shard
@@ -49,6 +62,11 @@ class ShuffledBatches:
             raise ValueError(f"start_step must be >= 0, got {start_step}")
         if len(images) == 0:
             raise ValueError("cannot draw batches from an empty image array")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.uint8):
+            raise ValueError(f"dtype must be float32 or uint8, got {dtype}")
+        self.dtype = dtype
+        self.transform = transform
         self.images = images
         self.batch_size = batch_size
         self.seed = seed
@@ -80,22 +98,30 @@ class ShuffledBatches:
         return out
 
     def batch(self, step: int) -> np.ndarray:
-        """This shard's rows of batch ``step`` as float32 (B / count, 64, 64, 1)."""
+        """This shard's rows of batch ``step``, (B / count, 64, 64, 1) of ``dtype``
+        (before ``transform``)."""
         index, count = self.shard
         rows = self.batch_size // count
-        return to_float(_take_rows(self.images, self.indices(step)[index * rows:(index + 1) * rows]))
+        imgs = _take_rows(self.images, self.indices(step)[index * rows:(index + 1) * rows])
+        return to_float(imgs) if self.dtype == np.float32 else imgs[..., None]
+
+    def _prepared(self, step: int):
+        out = self.batch(step)
+        return out if self.transform is None else self.transform(out)
 
     def __iter__(self):
         return self
 
     def __next__(self) -> np.ndarray:
         if self._prefetch <= 0:
-            out = self.batch(self.step)
+            out = self._prepared(self.step)
         else:
             if self._thread is None:
                 self._start_worker()
             step, out = self._queue.get()
             assert step == self.step
+            if isinstance(out, _WorkerError):
+                raise RuntimeError(f"preparing batch {step} failed") from out.error
         self.step += 1
         return out
 
@@ -107,12 +133,17 @@ class ShuffledBatches:
         # collected and its __del__ stops the thread; it has its own
         # permutation cache since the main thread may call indices().
         worker = ShuffledBatches(self.images, batch_size=self.batch_size,
-                                 seed=self.seed, prefetch=0, shard=self.shard)
+                                 seed=self.seed, prefetch=0, shard=self.shard,
+                                 dtype=self.dtype, transform=self.transform)
 
         def run():
             step = first
-            while not stop.is_set():
-                item = (step, worker.batch(step))
+            failed = False
+            while not (stop.is_set() or failed):
+                try:
+                    item = (step, worker._prepared(step))  # pylint: disable=protected-access
+                except Exception as error:  # pylint: disable=broad-except
+                    item, failed = (step, _WorkerError(error)), True  # __next__ raises it
                 while not stop.is_set():
                     try:
                         out.put(item, timeout=0.1)
