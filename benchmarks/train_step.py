@@ -24,7 +24,8 @@ side by side. Give more ``--steps`` there: a step takes about a millisecond.
 Then a whole training run (``train_and_evaluate``: input pipeline, metrics,
 progress bar, checkpoint) of the conv model at batch 64 is timed from its
 logged steps/s, after its first (compiling) logging window, and compared with
-the bare step.
+the bare step, both with ``--steps-per-dispatch`` steps per call (the
+config's ``steps_per_dispatch``).
 """
 
 from __future__ import annotations
@@ -52,17 +53,19 @@ from experiments import beta_vae  # noqa: E402
 from vaejax import memory, models, train  # noqa: E402
 
 
-def _jax_step(config):
+def _jax_step(config, steps_per_dispatch=1):
     model = models.from_config(config)
     tx = train.make_optimizer(config)
     state = train.create_train_state(config, model, tx)
-    step = train.make_train_step(config, model, tx)
+    k = steps_per_dispatch
+    step = train.make_train_step(config, model, tx, steps=k)
     holder = [state]
 
-    def run(batch, n):
+    def run(batch, n):  # n steps, in calls of k
         s = holder[0]
-        for _ in range(n):
-            s, metrics = step(s, batch)
+        batches = batch if k == 1 else jnp.broadcast_to(batch, (k,) + batch.shape)
+        for _ in range(max(n // k, 1)):
+            s, metrics = step(s, batches)
         jax.block_until_ready((s, metrics))
         holder[0] = s
 
@@ -202,8 +205,9 @@ def _interleaved(runners, batch, rounds, steps):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _whole_run(batch_size, steps, log_every):
+def _whole_run(batch_size, steps, log_every, steps_per_dispatch):
     config = _config("conv", batch_size)
+    config.steps_per_dispatch = steps_per_dispatch
     config.data_source = "sample:8192"
     config.num_steps = steps
     config.log_every = log_every
@@ -225,6 +229,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="steps per round")
     parser.add_argument("--whole-run-steps", type=int, default=600)
+    parser.add_argument("--steps-per-dispatch", type=int, default=1,
+                        help="the whole run's config.steps_per_dispatch (and the bare step's); "
+                             "must divide --steps and --whole-run-steps")
     parser.add_argument("--malloc-default", action="store_true",
                         help="leave glibc's malloc as it is (no memory.keep_freed_memory)")
     parser.add_argument("--torch-device", default=None,
@@ -266,12 +273,15 @@ def main():
 
     if args.whole_run_steps <= 0:
         return
-    print(f"\nwhole run vs bare step (conv, batch 64, {args.whole_run_steps} steps):")
+    k = args.steps_per_dispatch
+    print(f"\nwhole run vs bare step (conv, batch 64, {args.whole_run_steps} steps, "
+          f"{k} per dispatch):")
     config = _config("conv", 64)
-    bare_runner = {"bare": _jax_step(config)}
+    bare_runner = {"bare": _jax_step(config, k)}
     batch = _batch(64)
     bare = _interleaved(bare_runner, batch, args.rounds, args.steps)["bare"]
-    whole = _whole_run(64, args.whole_run_steps, log_every=50)
+    whole = _whole_run(64, args.whole_run_steps, log_every=-(-50 // k) * k,  # a multiple of k
+                       steps_per_dispatch=k)
     bare_after = _interleaved(bare_runner, batch, args.rounds, args.steps)["bare"]
     bare = (bare + bare_after) / 2
     print(f"  bare train_step                      {bare:7.2f} steps/s")

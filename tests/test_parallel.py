@@ -93,6 +93,13 @@ def test_eight_devices_match_one(tmp_path, one_device_run):
     _assert_params_close(eight, one)
 
 
+def test_eight_devices_with_several_steps_per_dispatch_match_one(tmp_path, one_device_run):
+    # The stacked batches (5, 16, 64, 64, 1) split over the data axis on their second axis.
+    _run_eight(tmp_path / "eight", "steps_per_dispatch=5")
+    eight, one = _final_params(tmp_path / "eight"), _keyed(_params(one_device_run))
+    _assert_params_close(eight, one)
+
+
 # SGD: Adam scales each update to about the learning rate whatever the
 # gradient's size, so entries whose gradient is ~0 drift apart under another
 # summation order (sharding changes it more than the batch split does).

@@ -81,6 +81,20 @@ def test_uint8_batches_and_transform_give_the_float_batches(images, prefetch):
     assert set(calls) == {np.dtype(np.uint8)} and len(calls) >= 5
 
 
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_steps_per_item_stacks_consecutive_batches(images, prefetch):
+    single = data.ShuffledBatches(images, batch_size=6, seed=2, prefetch=0, start_step=3)
+    stacked = data.ShuffledBatches(images, batch_size=6, seed=2, prefetch=prefetch,
+                                   start_step=3, steps_per_item=4)
+    for _ in range(3):
+        item = next(stacked)
+        assert item.shape == (4, 6, 64, 64, 1)
+        for batch in item:
+            np.testing.assert_array_equal(batch, next(single))
+    assert stacked.step == single.step == 15
+    stacked.close()
+
+
 def test_a_failing_transform_is_raised_not_hung(images):
     def transform(rows):
         raise OSError("device gone")
@@ -101,6 +115,8 @@ def test_bad_arguments(images):
         data.ShuffledBatches(images[:0], batch_size=2, seed=0)
     with pytest.raises(ValueError, match="dtype"):
         data.ShuffledBatches(images, batch_size=2, seed=0, dtype=np.float16)
+    with pytest.raises(ValueError, match="steps_per_item"):
+        data.ShuffledBatches(images, batch_size=2, seed=0, steps_per_item=0)
 
 
 def test_ground_truth_sampler_holds_a_factor_fixed():

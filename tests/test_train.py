@@ -84,6 +84,42 @@ def test_stop_and_resume_gives_identical_parameters(tmp_path):
     _assert_trees_equal(_params(tmp_path / "straight"), _params(tmp_path / "resumed"))
 
 
+def test_several_steps_per_dispatch_give_the_same_run(tmp_path):
+    config = get_config("beta_vae:smoke")
+    train.train_and_evaluate(config, tmp_path / "straight", progress=False)
+    first = get_config("beta_vae:smoke")
+    first.num_steps, first.steps_per_dispatch = 20, 5
+    train.train_and_evaluate(first, tmp_path / "scanned", progress=False)
+    # resumed at 20 with one step per call
+    state = train.train_and_evaluate(config, tmp_path / "scanned", progress=False)
+    assert int(state.step) == 30
+    _assert_trees_equal(_params(tmp_path / "straight"), _params(tmp_path / "scanned"))
+    straight, scanned = _metrics(tmp_path / "straight"), _metrics(tmp_path / "scanned")
+    assert [r["step"] for r in scanned] == [5, 10, 15, 20, 25, 30]
+    for a, b in zip(straight, scanned):
+        assert (a["loss"], a["kl_per_dim"]) == (b["loss"], b["kl_per_dim"])
+
+
+def test_steps_per_dispatch_must_divide_the_step_counts_and_the_resumed_step(tmp_path):
+    config = get_config("vae:smoke")
+    config.steps_per_dispatch = 3
+    with pytest.raises(ValueError, match=r"config.log_every \(5\) must be a multiple of "
+                                         r"config.steps_per_dispatch \(3\)"):
+        train.validate_config(config)
+    config.steps_per_dispatch = 0
+    with pytest.raises(ValueError, match="config.steps_per_dispatch must be a positive"):
+        train.validate_config(config)
+    config = get_config("vae:smoke")
+    config.num_steps = 10
+    train.train_and_evaluate(config, tmp_path, progress=False)
+    config = get_config("vae:smoke")
+    config.num_steps = config.log_every = config.checkpoint_every = 40
+    config.steps_per_dispatch = 4
+    with pytest.raises(ValueError, match="cannot resume at step 10 with config.steps_per_dispatch 4"):
+        train.train_and_evaluate(config, tmp_path, progress=False)
+    assert checkpoint.Checkpoints(tmp_path / "checkpoints").steps() == [10]
+
+
 def _run_cli(workdir, *overrides, **kwargs):
     cmd = [sys.executable, "-m", "experiments.run", "--config", "experiments/vae.py:smoke",
            "--workdir", str(workdir), *overrides]
@@ -149,7 +185,9 @@ def test_bad_config_value_names_the_field(tmp_path):
         train.validate_config(config)
 
 
-def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("steps_per_dispatch", [1, 5])
+def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, monkeypatch,
+                                                               steps_per_dispatch):
     real = train.loss_fn
 
     def poisoned(params, model, config, images, key, step):
@@ -160,6 +198,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, monkeyp
     monkeypatch.setattr(train, "loss_fn", poisoned)
     config = get_config("vae:smoke")
     config.architecture = "deep_fc"
+    config.steps_per_dispatch = steps_per_dispatch
     with pytest.raises(train.NonFiniteLossError, match=r"at step 14 .*step 10\)"):
         train.train_and_evaluate(config, tmp_path, progress=False)
     assert checkpoint.Checkpoints(tmp_path / "checkpoints").steps() == [10]

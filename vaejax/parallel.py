@@ -70,9 +70,11 @@ def data_mesh(devices=None) -> Mesh:
                          axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Leading (batch) axis split over the ``data`` axis."""
-    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+def batch_sharding(mesh: Mesh, *, stacked: bool = False) -> NamedSharding:
+    """Leading (batch) axis split over the ``data`` axis; with ``stacked``, the
+    second: batches of several steps (steps, B, ...)."""
+    return NamedSharding(mesh, PartitionSpec(None, DATA_AXIS) if stacked
+                         else PartitionSpec(DATA_AXIS))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -120,6 +122,8 @@ def process_shard() -> tuple[int, int]:
     return jax.process_index(), jax.process_count()
 
 
-def global_batch(local_rows: np.ndarray, mesh: Mesh) -> jax.Array:
-    """This process's rows (B / processes, ...) -> the global (B, ...) array, sharded over ``data``."""
-    return jax.make_array_from_process_local_data(batch_sharding(mesh), local_rows)
+def global_batch(local_rows: np.ndarray, mesh: Mesh, *, stacked: bool = False) -> jax.Array:
+    """This process's rows (B / processes, ...) -> the global (B, ...) array, sharded over
+    ``data``; with ``stacked``, (steps, B / processes, ...) -> (steps, B, ...)."""
+    return jax.make_array_from_process_local_data(batch_sharding(mesh, stacked=stacked),
+                                                  local_rows)

@@ -63,6 +63,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                   "keep_checkpoints"):
         if int(config[field]) <= 0:
             raise ValueError(f"config.{field} must be positive, got {config[field]}")
+    per_call = config.get("steps_per_dispatch", 1)
+    if not isinstance(per_call, int) or per_call <= 0:
+        raise ValueError(f"config.steps_per_dispatch must be a positive integer, got {per_call!r}")
+    for field in ("num_steps", "log_every", "checkpoint_every"):
+        if config[field] % per_call:
+            raise ValueError(f"config.{field} ({config[field]}) must be a multiple of "
+                             f"config.steps_per_dispatch ({per_call})")
     if config.objective == "beta_tcvae" and not (
             config.batch_size >= 2 and config.get("dataset_size", 0) >= config.batch_size):
         raise ValueError("the beta_tcvae objective needs config.batch_size >= 2 and "
@@ -209,7 +216,7 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
     return loss + discriminator_term, metrics
 
 
-def make_train_step(config, model, tx, mesh=None) -> Callable:
+def make_train_step(config, model, tx, mesh=None, *, steps: int = 1) -> Callable:
     """``train_step(state, batch) -> (state, metrics)``, jit-compiled, state donated.
 
     batch: (B, 64, 64, 1) images in [0, 1], float32 or uint8. With a ``mesh``
@@ -217,7 +224,14 @@ def make_train_step(config, model, tx, mesh=None) -> Callable:
     axis, the state keeps the layout of :func:`state_sharding` and the
     metrics are replicated; the step computes the same function of the
     global batch on any number of devices.
+
+    With ``steps`` > 1, one call runs that many steps (a ``lax.scan``):
+    batch is (steps, B, 64, 64, 1) and each metric gains a leading
+    ``steps`` axis. Fewer calls from Python: for small models on an
+    accelerator the step is otherwise bound by the host's dispatch.
     """
+    if steps <= 0:
+        raise ValueError(f"steps must be positive, got {steps}")
 
     d_tx = make_discriminator_optimizer(config) if config.objective == "factor_vae" else None
 
@@ -242,12 +256,14 @@ def make_train_step(config, model, tx, mesh=None) -> Callable:
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                              discriminator=discriminator), metrics
 
+    fn = train_step if steps == 1 else (
+        lambda state, batches: jax.lax.scan(train_step, state, batches))
     if mesh is None:
-        return jax.jit(train_step, donate_argnums=0)
+        return jax.jit(fn, donate_argnums=0)
     parallel.check_batch_size(config.batch_size, mesh)
     rep, layout = parallel.replicated(mesh), state_sharding(config, model, tx, mesh)
-    return jax.jit(train_step, donate_argnums=0,
-                   in_shardings=(layout, parallel.batch_sharding(mesh)),
+    return jax.jit(fn, donate_argnums=0,
+                   in_shardings=(layout, parallel.batch_sharding(mesh, stacked=steps > 1)),
                    out_shardings=(layout, rep))
 
 
@@ -314,7 +330,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     mesh = parallel.data_mesh()
     lead = jax.process_index() == 0  # logs, config and progress bar: once
     model, tx = models.from_config(config), make_optimizer(config)
-    train_step = make_train_step(config, model, tx, mesh)  # checks the batch splits evenly
+    per_call = config.get("steps_per_dispatch", 1)
+    # checks the batch splits evenly
+    train_step = make_train_step(config, model, tx, mesh, steps=per_call)
     state = create_train_state(config, model, tx, mesh)
     ckpts = checkpoint_lib.Checkpoints(workdir / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
@@ -333,6 +351,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     if start >= config.num_steps:
         ckpts.close()
         return state
+    if start % per_call:
+        ckpts.close()
+        raise ValueError(f"cannot resume at step {start} with config.steps_per_dispatch "
+                         f"{per_call}: use a value that divides {start}")
 
     data = dsprites.load(config.data_source)
     # uint8 batches, copied to the devices in the prefetch thread: a quarter
@@ -340,7 +362,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     batches = pipeline.ShuffledBatches(data.imgs, batch_size=config.batch_size,
                                        seed=config.data_seed, start_step=start,
                                        shard=parallel.process_shard(), dtype=np.uint8,
-                                       transform=lambda rows: parallel.global_batch(rows, mesh))
+                                       steps_per_item=per_call,
+                                       transform=lambda rows: parallel.global_batch(
+                                           rows, mesh, stacked=per_call > 1))
     writer = MetricWriter(workdir) if lead else None
     pending: list[dict] = []
     last_saved = restored[0] if restored else None
@@ -350,6 +374,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         if not pending:
             return
         host = jax.device_get(pending)
+        if per_call > 1:  # one entry per step
+            host = [{k: v[i] for k, v in m.items()} for m in host for i in range(per_call)]
         first_step = step - len(host) + 1
         for i, m in enumerate(host):
             for name in ("loss", "discriminator_loss"):
@@ -372,10 +398,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     try:
         with tqdm(total=config.num_steps, initial=start, disable=not (progress and lead),
                   desc=config.get("name", "train"), unit="step") as bar:
-            for step in range(start + 1, config.num_steps + 1):
+            for step in range(start + per_call, config.num_steps + 1, per_call):
                 state, metrics = train_step(state, next(batches))
                 pending.append(metrics)
-                bar.update(1)
+                bar.update(per_call)
                 if step % config.log_every == 0 or step == config.num_steps:
                     flush(step)
                 if step % config.checkpoint_every == 0 or step == config.num_steps:

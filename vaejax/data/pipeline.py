@@ -46,11 +46,15 @@ class ShuffledBatches:
       transform: applied to each batch where it is prepared (in the prefetch
         thread when there is one), e.g. a ``jax.device_put`` so the copy to
         the device overlaps the train step.
+      steps_per_item: each item stacks the batches of this many consecutive
+        steps, (steps_per_item, B / count, 64, 64, 1), and ``step`` advances
+        by as many.
     """
 
     def __init__(self, images: np.ndarray, *, batch_size: int, seed: int,
                  start_step: int = 0, prefetch: int = 2, shard: tuple[int, int] = (0, 1),
-                 dtype=np.float32, transform: Callable[[np.ndarray], Any] | None = None):
+                 dtype=np.float32, transform: Callable[[np.ndarray], Any] | None = None,
+                 steps_per_item: int = 1):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         index, count = shard
@@ -65,8 +69,11 @@ class ShuffledBatches:
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.uint8):
             raise ValueError(f"dtype must be float32 or uint8, got {dtype}")
+        if steps_per_item <= 0:
+            raise ValueError(f"steps_per_item must be positive, got {steps_per_item}")
         self.dtype = dtype
         self.transform = transform
+        self.steps_per_item = steps_per_item
         self.images = images
         self.batch_size = batch_size
         self.seed = seed
@@ -106,7 +113,8 @@ class ShuffledBatches:
         return to_float(imgs) if self.dtype == np.float32 else imgs[..., None]
 
     def _prepared(self, step: int):
-        out = self.batch(step)
+        k = self.steps_per_item
+        out = self.batch(step) if k == 1 else np.stack([self.batch(step + i) for i in range(k)])
         return out if self.transform is None else self.transform(out)
 
     def __iter__(self):
@@ -122,7 +130,7 @@ class ShuffledBatches:
             assert step == self.step
             if isinstance(out, _WorkerError):
                 raise RuntimeError(f"preparing batch {step} failed") from out.error
-        self.step += 1
+        self.step += self.steps_per_item
         return out
 
     def _start_worker(self) -> None:
@@ -134,7 +142,8 @@ class ShuffledBatches:
         # permutation cache since the main thread may call indices().
         worker = ShuffledBatches(self.images, batch_size=self.batch_size,
                                  seed=self.seed, prefetch=0, shard=self.shard,
-                                 dtype=self.dtype, transform=self.transform)
+                                 dtype=self.dtype, transform=self.transform,
+                                 steps_per_item=self.steps_per_item)
 
         def run():
             step = first
@@ -150,7 +159,7 @@ class ShuffledBatches:
                         break
                     except queue.Full:
                         continue
-                step += 1
+                step += worker.steps_per_item
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
