@@ -15,6 +15,13 @@ CONV_T_CASES = [(4, 64, 64, 4), (8, 64, 32, 4), (16, 32, 32, 4), (32, 32, 1, 4),
                 (6, 40, 8, 4)]
 
 
+@pytest.fixture(autouse=True)
+def _full_float32_products():
+    # GPUs otherwise multiply float32 in TF32 (~1e-3 relative error) by default.
+    with jax.default_matmul_precision("highest"):
+        yield
+
+
 def _assert_close(actual, expected, what):
     # float32: relative to the largest entry, the two summation orders agree to ~1e-6.
     actual, expected = np.asarray(actual), np.asarray(expected)
