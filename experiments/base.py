@@ -19,7 +19,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.likelihood = "bernoulli"  # bernoulli | gaussian (autoencoder only)
     c.beta = 1.0
     c.beta_warmup_steps = 0  # beta ramps linearly from 0 over these steps
-    c.prior = "gaussian"  # gaussian | laplace | gennorm4 (beta_vae objective): losses.PRIORS
+    c.prior = "gaussian"  # gaussian | laplace | gennorm4 (beta_vae, beta_tcvae, factor_vae)
     c.gamma = 1000.0  # capacity objective (Burgess et al. 2018); the TC weight for factor_vae
     c.capacity_max = 25.0
     c.capacity_steps = 100_000

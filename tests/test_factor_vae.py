@@ -57,6 +57,11 @@ def test_factor_vae_elbo_adds_gamma_times_the_logit_gap():
     gap = d_logits[:, 0] - d_logits[:, 1]
     np.testing.assert_allclose(ten.total_correlation, gap, rtol=1e-6)
     np.testing.assert_allclose(ten.loss, plain.loss + 10.0 * gap, rtol=1e-5)
+    laplace = losses.factor_vae_elbo(logits, x, mean, logvar, d_logits, gamma=10.0,
+                                     prior="laplace")
+    np.testing.assert_allclose(laplace.kl_per_dimension,
+                               losses.kl_per_dimension_laplace(mean, logvar), rtol=1e-6)
+    np.testing.assert_allclose(laplace.loss, ten.loss - ten.kl + laplace.kl, rtol=1e-5)
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.8])

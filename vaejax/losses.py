@@ -330,14 +330,16 @@ def total_correlation(z: jax.Array, mean: jax.Array, logvar: jax.Array, *,
 
 def beta_tc_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
                  logvar: jax.Array, z: jax.Array, *, beta: jax.Array | float,
-                 dataset_size: int, estimator: str = "stratified") -> ElboTerms:
+                 dataset_size: int, estimator: str = "stratified",
+                 prior: str = "gaussian") -> ElboTerms:
     """The beta-TCVAE objective (Chen et al. 2018): rec + KL + (beta - 1) * TC.
 
     KL(q(z|x) || p(z)) splits into index-code mutual information, total
     correlation (TC) and dimension-wise KL; this weighs only the TC by beta
     (the paper's alpha = gamma = 1), with TC from :func:`total_correlation`
     and the KL in closed form. With beta = 1 it is the negative ELBO.
-    Bernoulli decoder.
+    Bernoulli decoder. ``prior`` (see :data:`PRIORS`) changes the KL only:
+    the TC is a property of q(z).
 
     Args:
       logits: (M, ...) decoder logits of ``z``.
@@ -346,12 +348,13 @@ def beta_tc_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
       beta: TC weight (6 in the paper's dSprites experiments).
       dataset_size: N, the number of training images.
       estimator: see :func:`total_correlation`.
+      prior: the prior p(z) of the KL.
 
     Returns:
       ElboTerms with per-example values.
     """
     reconstruction = -bernoulli_log_likelihood(logits, targets)
-    kl_dims = kl_per_dimension(mean, logvar)
+    kl_dims = prior_kl_per_dimension(mean, logvar, prior=prior)
     kl = jnp.sum(kl_dims, axis=-1)
     tc = total_correlation(z, mean, logvar, dataset_size=dataset_size, estimator=estimator)
     return ElboTerms(reconstruction + kl + (beta - 1.0) * tc, reconstruction, kl, kl_dims, tc)
@@ -407,13 +410,14 @@ def discriminator_total_correlation(joint_logits: jax.Array) -> jax.Array:
 
 def factor_vae_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
                     logvar: jax.Array, joint_logits: jax.Array, *,
-                    gamma: jax.Array | float) -> ElboTerms:
+                    gamma: jax.Array | float, prior: str = "gaussian") -> ElboTerms:
     """The FactorVAE objective (Kim & Mnih 2018): rec + KL + gamma * TC.
 
     TC is the discriminator's density-ratio estimate
     (:func:`discriminator_total_correlation`) at z ~ q(z|x); the
     discriminator itself is trained on :func:`discriminator_loss`. With
-    gamma = 0 it is the negative ELBO. Bernoulli decoder.
+    gamma = 0 it is the negative ELBO. Bernoulli decoder. ``prior`` (see
+    :data:`PRIORS`) changes the KL only.
 
     Args:
       logits: (M, ...) decoder logits of z.
@@ -425,7 +429,7 @@ def factor_vae_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
     Returns:
       ElboTerms with per-example values.
     """
-    elbo = beta_elbo(logits, targets, mean, logvar, beta=1.0)
+    elbo = beta_elbo(logits, targets, mean, logvar, beta=1.0, prior=prior)
     tc = discriminator_total_correlation(joint_logits)
     if tc.shape != elbo.kl.shape:
         raise ValueError(f"joint_logits has {tc.shape[0]} rows, the batch {elbo.kl.shape[0]}")

@@ -45,6 +45,9 @@ CORRUPTIONS = ("none", "masking", "salt_and_pepper")
 OPTIMIZERS = ("adam", "adagrad", "sgd")
 
 
+_WITH_PRIOR = ("beta_vae", "beta_tcvae", "factor_vae")  # objectives with config.prior
+
+
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first field with a bad value."""
     choices = dict(objective=OBJECTIVES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
@@ -84,9 +87,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             if field not in config or not config[field] > 0:
                 raise ValueError(f"the factor_vae objective needs a positive "
                                  f"config.{field}, got {config.get(field)!r}")
-    if config.get("prior", "gaussian") != "gaussian" and config.objective != "beta_vae":
-        raise ValueError(f"config.prior={config.prior!r} is implemented for the beta_vae "
-                         f"objective only, got objective {config.objective!r}")
+    if config.get("prior", "gaussian") != "gaussian" and config.objective not in _WITH_PRIOR:
+        raise ValueError(f"config.prior={config.prior!r} is implemented for the objectives "
+                         f"{_WITH_PRIOR}, got objective {config.objective!r}")
     if config.learning_rate <= 0:
         raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
     if config.objective != "autoencoder" and config.likelihood != "bernoulli":
@@ -185,7 +188,8 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
         beta = 1.0 + _ramp(config.beta - 1.0, config.get("beta_warmup_steps", 0), step)
         terms = losses.beta_tc_elbo(out["logits"], images, out["mean"], out["logvar"], out["z"],
                                     beta=beta, dataset_size=config.dataset_size,
-                                    estimator=config.get("tc_estimator", "stratified"))
+                                    estimator=config.get("tc_estimator", "stratified"),
+                                    prior=config.get("prior", "gaussian"))
         extra = dict(beta=beta, total_correlation=jnp.mean(terms.total_correlation))
     elif config.objective == "factor_vae":
         if discriminator_params is None:
@@ -194,7 +198,7 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
         frozen = jax.lax.stop_gradient(discriminator_params)
         terms = losses.factor_vae_elbo(out["logits"], images, out["mean"], out["logvar"],
                                        disc.apply({"params": frozen}, out["z"]),
-                                       gamma=config.gamma)
+                                       gamma=config.gamma, prior=config.get("prior", "gaussian"))
         z = jax.lax.stop_gradient(out["z"])
         both = disc.apply({"params": discriminator_params},
                           jnp.concatenate([z, losses.permute_dims(jax.random.fold_in(key, 1), z)]))
