@@ -224,7 +224,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--architectures", nargs="*", default=["conv", "fc"],
-                        choices=["conv", "fc"])
+                        choices=["conv", "fc"],
+                        help="models to compare (none: only the whole-run section)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="steps per round")
