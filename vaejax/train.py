@@ -171,6 +171,7 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
     inputs = _corrupt(config, corrupt_key, images)
     out = model.apply({"params": params}, inputs, sample_key)
     discriminator_term = 0.0  # FactorVAE's discriminator loss (its own parameters only)
+    prior = config.get("prior", "gaussian")  # configs saved before priors lack the field
     if config.objective == "autoencoder":
         if config.likelihood == "bernoulli":
             rec = -losses.bernoulli_log_likelihood(out["logits"], images)
@@ -181,7 +182,7 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
     if config.objective == "beta_vae":
         beta = beta_at(config, step)
         terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=beta,
-                                 prior=config.get("prior", "gaussian"))
+                                 prior=prior)
         extra = dict(beta=beta)
     elif config.objective == "beta_tcvae":
         # The TC weight ramps from 1 (the plain ELBO) to beta.
@@ -189,7 +190,7 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
         terms = losses.beta_tc_elbo(out["logits"], images, out["mean"], out["logvar"], out["z"],
                                     beta=beta, dataset_size=config.dataset_size,
                                     estimator=config.get("tc_estimator", "stratified"),
-                                    prior=config.get("prior", "gaussian"))
+                                    prior=prior)
         extra = dict(beta=beta, total_correlation=jnp.mean(terms.total_correlation))
     elif config.objective == "factor_vae":
         if discriminator_params is None:
@@ -198,7 +199,7 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
         frozen = jax.lax.stop_gradient(discriminator_params)
         terms = losses.factor_vae_elbo(out["logits"], images, out["mean"], out["logvar"],
                                        disc.apply({"params": frozen}, out["z"]),
-                                       gamma=config.gamma, prior=config.get("prior", "gaussian"))
+                                       gamma=config.gamma, prior=prior)
         z = jax.lax.stop_gradient(out["z"])
         both = disc.apply({"params": discriminator_params},
                           jnp.concatenate([z, losses.permute_dims(jax.random.fold_in(key, 1), z)]))
