@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vaejax import checkpoint, models, train
+from vaejax import checkpoint, losses, models, train
 from vaejax.data import dsprites
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +53,23 @@ def test_smoke_configs_lower_the_loss(spec, tmp_path):
                   if p.name.isdigit()) == ["20", "30"]
     assert list((tmp_path / "tensorboard").iterdir())
     assert checkpoint.load_config(tmp_path).name == config.name
+
+
+@pytest.mark.parametrize("spec", ["beta_tcvae:fc,smoke", "factor_vae:fc,smoke"])
+def test_total_correlation_objectives_use_config_prior(spec):
+    config = get_config(spec)
+    config.prior = "gennorm4"
+    model = models.from_config(config)
+    state = train.create_train_state(config, model, train.make_optimizer(config))
+    images = jnp.asarray(np.random.default_rng(0).random((8, 64, 64, 1)) > 0.7, jnp.float32)
+    disc = state.discriminator["params"] if state.discriminator is not None else None
+    _, metrics = train.loss_fn(state.params, model, config, images, jax.random.key(1),
+                               state.step, disc)
+    out = model.apply({"params": state.params}, images, jax.random.key(2))
+    expected = losses.kl_per_dimension_gennorm4(out["mean"], out["logvar"]).mean(0)
+    np.testing.assert_allclose(metrics["kl_per_dim"], expected, rtol=1e-5)
+    gaussian = losses.kl_per_dimension(out["mean"], out["logvar"]).mean(0)
+    assert not np.allclose(metrics["kl_per_dim"], gaussian, rtol=1e-2)
 
 
 def test_train_step_compiles_once(monkeypatch):
