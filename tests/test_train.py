@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -70,6 +71,29 @@ def test_total_correlation_objectives_use_config_prior(spec):
     np.testing.assert_allclose(metrics["kl_per_dim"], expected, rtol=1e-5)
     gaussian = losses.kl_per_dimension(out["mean"], out["logvar"]).mean(0)
     assert not np.allclose(metrics["kl_per_dim"], gaussian, rtol=1e-2)
+
+
+def test_configs_without_the_optional_fields_train_as_with_their_defaults():
+    # Configs saved by older versions lack the fields added since.
+    full = get_config("beta_tcvae:smoke")
+    full.unlock()
+    for field, value in train.OPTIONAL_FIELDS.items():
+        full[field] = value
+    old = ml_collections.ConfigDict(full.to_dict())
+    for field in train.OPTIONAL_FIELDS:
+        del old[field]
+    train.validate_config(old)
+    images = jnp.asarray(np.random.default_rng(0).random((4, 64, 64, 1)) > 0.7, jnp.float32)
+    results = []
+    for config in (full, old):
+        model = models.from_config(config)
+        state = train.create_train_state(config, model, train.make_optimizer(config))
+        results.append(train.loss_fn(state.params, model, config, images, jax.random.key(1),
+                                     jnp.asarray(3)))
+    (loss_full, metrics_full), (loss_old, metrics_old) = results
+    assert float(loss_full) == float(loss_old)
+    for name in metrics_full:
+        np.testing.assert_array_equal(metrics_full[name], metrics_old[name], err_msg=name)
 
 
 def test_train_step_compiles_once(monkeypatch):

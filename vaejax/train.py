@@ -47,6 +47,16 @@ OPTIMIZERS = ("adam", "adagrad", "sgd")
 
 _WITH_PRIOR = ("beta_vae", "beta_tcvae", "factor_vae")  # objectives with config.prior
 
+# Fields a config may lack (configs saved by older versions, hand-built ones),
+# and the value used then.
+OPTIONAL_FIELDS = dict(prior="gaussian", conv_impl=models.DEFAULT_CONV_IMPL,
+                       tc_estimator="stratified", steps_per_dispatch=1, shard_params=False,
+                       beta_warmup_steps=0, lr_warmup_steps=0, grad_clip_norm=0.0)
+
+
+def _option(config, field):
+    return config.get(field, OPTIONAL_FIELDS[field])
+
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first field with a bad value."""
@@ -54,19 +64,17 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                    optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES,
                    conv_impl=models.CONV_IMPLS, tc_estimator=losses.TC_ESTIMATORS,
                    prior=losses.PRIORS)
-    defaults = dict(conv_impl=models.DEFAULT_CONV_IMPL, tc_estimator="stratified",
-                    prior="gaussian")  # fields older saved configs lack
     for field, allowed in choices.items():
-        value = config.get(field, defaults.get(field))
+        value = config.get(field, OPTIONAL_FIELDS.get(field))
         if value not in allowed:
             raise ValueError(f"config.{field} must be one of {allowed}, got {value!r}")
-    if not isinstance(config.get("shard_params", False), bool):
+    if not isinstance(_option(config, "shard_params"), bool):
         raise ValueError(f"config.shard_params must be True or False, got {config.shard_params!r}")
     for field in ("batch_size", "num_steps", "latents", "log_every", "checkpoint_every",
                   "keep_checkpoints"):
         if int(config[field]) <= 0:
             raise ValueError(f"config.{field} must be positive, got {config[field]}")
-    per_call = config.get("steps_per_dispatch", 1)
+    per_call = _option(config, "steps_per_dispatch")
     if not isinstance(per_call, int) or per_call <= 0:
         raise ValueError(f"config.steps_per_dispatch must be a positive integer, got {per_call!r}")
     for field in ("num_steps", "log_every", "checkpoint_every"):
@@ -87,7 +95,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             if field not in config or not config[field] > 0:
                 raise ValueError(f"the factor_vae objective needs a positive "
                                  f"config.{field}, got {config.get(field)!r}")
-    if config.get("prior", "gaussian") != "gaussian" and config.objective not in _WITH_PRIOR:
+    if _option(config, "prior") != "gaussian" and config.objective not in _WITH_PRIOR:
         raise ValueError(f"config.prior={config.prior!r} is implemented for the objectives "
                          f"{_WITH_PRIOR}, got objective {config.objective!r}")
     if config.learning_rate <= 0:
@@ -98,10 +106,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 def make_optimizer(config) -> optax.GradientTransformation:
     lr: Any = config.learning_rate
-    if config.get("lr_warmup_steps", 0):
+    if _option(config, "lr_warmup_steps"):
         lr = optax.linear_schedule(0.0, config.learning_rate, config.lr_warmup_steps)
     opt = dict(adam=optax.adam, adagrad=optax.adagrad, sgd=optax.sgd)[config.optimizer](lr)
-    if config.get("grad_clip_norm", 0):
+    if _option(config, "grad_clip_norm"):
         opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
     return opt
 
@@ -117,7 +125,7 @@ def state_sharding(config, model, tx, mesh):
     ``config.shard_params``."""
     abstract = jax.eval_shape(lambda: create_train_state(config, model, tx))
     return parallel.state_sharding(abstract, mesh,
-                                   shard_params=bool(config.get("shard_params", False)))
+                                   shard_params=bool(_option(config, "shard_params")))
 
 
 def create_train_state(config, model, tx, mesh=None) -> TrainState:
@@ -148,7 +156,7 @@ def _ramp(value, warmup, step):
 
 def beta_at(config, step):
     """beta, ramped linearly from 0 over ``beta_warmup_steps`` when that is set."""
-    return _ramp(config.beta, config.get("beta_warmup_steps", 0), step)
+    return _ramp(config.beta, _option(config, "beta_warmup_steps"), step)
 
 
 def _corrupt(config, key, images):
@@ -171,7 +179,7 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
     inputs = _corrupt(config, corrupt_key, images)
     out = model.apply({"params": params}, inputs, sample_key)
     discriminator_term = 0.0  # FactorVAE's discriminator loss (its own parameters only)
-    prior = config.get("prior", "gaussian")  # configs saved before priors lack the field
+    prior = _option(config, "prior")
     if config.objective == "autoencoder":
         if config.likelihood == "bernoulli":
             rec = -losses.bernoulli_log_likelihood(out["logits"], images)
@@ -186,10 +194,10 @@ def loss_fn(params, model, config, images, key, step, discriminator_params=None)
         extra = dict(beta=beta)
     elif config.objective == "beta_tcvae":
         # The TC weight ramps from 1 (the plain ELBO) to beta.
-        beta = 1.0 + _ramp(config.beta - 1.0, config.get("beta_warmup_steps", 0), step)
+        beta = 1.0 + _ramp(config.beta - 1.0, _option(config, "beta_warmup_steps"), step)
         terms = losses.beta_tc_elbo(out["logits"], images, out["mean"], out["logvar"], out["z"],
                                     beta=beta, dataset_size=config.dataset_size,
-                                    estimator=config.get("tc_estimator", "stratified"),
+                                    estimator=_option(config, "tc_estimator"),
                                     prior=prior)
         extra = dict(beta=beta, total_correlation=jnp.mean(terms.total_correlation))
     elif config.objective == "factor_vae":
@@ -335,7 +343,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     mesh = parallel.data_mesh()
     lead = jax.process_index() == 0  # logs, config and progress bar: once
     model, tx = models.from_config(config), make_optimizer(config)
-    per_call = config.get("steps_per_dispatch", 1)
+    per_call = _option(config, "steps_per_dispatch")
     # checks the batch splits evenly
     train_step = make_train_step(config, model, tx, mesh, steps=per_call)
     state = create_train_state(config, model, tx, mesh)
