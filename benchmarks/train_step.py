@@ -60,10 +60,13 @@ def _jax_step(config, steps_per_dispatch=1):
     k = steps_per_dispatch
     step = train.make_train_step(config, model, tx, steps=k)
     holder = [state]
+    stacked = [None, None]  # (batch, its k-fold stack): stacked once, at warm-up
 
     def run(batch, n):  # n steps, in calls of k
         s = holder[0]
-        batches = batch if k == 1 else jnp.broadcast_to(batch, (k,) + batch.shape)
+        if k > 1 and stacked[0] is not batch:
+            stacked[:] = [batch, jax.block_until_ready(jnp.broadcast_to(batch, (k,) + batch.shape))]
+        batches = batch if k == 1 else stacked[1]
         for _ in range(max(n // k, 1)):
             s, metrics = step(s, batches)
         jax.block_until_ready((s, metrics))
