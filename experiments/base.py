@@ -41,7 +41,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.checkpoint_every = 5_000
     c.keep_checkpoints = 3
     # Train steps per call from Python (a lax.scan): more than 1 pays on an
-    # accelerator when the model is small. Divides the three step counts above.
+    # accelerator when the model is small (the ``gpu`` variant). Divides the
+    # three step counts above.
     c.steps_per_dispatch = 1
     return c
 
@@ -67,19 +68,37 @@ def cpu_scale(c: ml_collections.ConfigDict, num_steps: int) -> ml_collections.Co
     return c
 
 
+def gpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Several train steps per call from Python, for a GPU (or another accelerator).
+
+    A step of these small models takes about a millisecond on a GPU, and one
+    call per step leaves the device waiting on the host: on an H200, 10 steps
+    per call ran a whole conv run at ~2,030 steps/s against ~1,270 with one
+    (README "On a GPU"). The largest of 10, 5, 2 that divides ``num_steps``,
+    ``log_every`` and ``checkpoint_every`` (it applies after the other
+    variants). Leave it off on a CPU, where the scanned step is slower.
+    """
+    for k in (10, 5, 2, 1):
+        if not (c.num_steps % k or c.log_every % k or c.checkpoint_every % k):
+            c.steps_per_dispatch = k
+            break
+    c.name = c.name + ":gpu"
+    return c
+
+
 def apply_variant(c, arg, variants):
     """Applies the comma-separated variants in ``arg`` (None or '' for none).
 
-    Scale variants (``cpu``/``tpu``, then ``smoke``) apply after the others, so
-    ``cpu,conv`` and ``conv,cpu`` mean the same.
+    Scale variants (``cpu``/``tpu``, then ``smoke``, then ``gpu``) apply after
+    the others, so ``cpu,conv`` and ``conv,cpu`` mean the same.
     """
-    variants = dict(variants, smoke=smoke)
+    variants = dict(variants, smoke=smoke, gpu=gpu)
     parts = [p for p in (arg or "").split(",") if p]
     for part in parts:
         if part not in variants:
             raise ValueError(f"unknown config variant {part!r}; expected one of "
                              f"{sorted(variants)}")
-    late = ("cpu", "tpu", "smoke")
+    late = ("cpu", "tpu", "smoke", "gpu")
     for part in sorted(parts, key=lambda p: late.index(p) + 1 if p in late else 0):
         c = variants[part](c)
     return c

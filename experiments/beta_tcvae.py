@@ -3,7 +3,7 @@
 Only the total correlation of the aggregate posterior is weighted by beta
 (6, the paper's dSprites choice); its estimate uses the minibatch (see
 ``vaejax.losses.total_correlation``). Convolutional model, Adam 1e-4, batch 64.
-Variants: ``fc`` (Higgins et al.'s model), ``cpu``, ``smoke``; ``fc,cpu`` is
+Variants: ``fc`` (Higgins et al.'s model), ``cpu``, ``smoke``, ``gpu``; ``fc,cpu`` is
 the best model a 2-core CPU trains in 30 minutes.
 """
 

@@ -8,7 +8,8 @@ Default: the paper's fully connected model, beta 4, Adagrad 1e-2, batch 64,
 * ``cpu``: the best model this 2-core machine trains within 30 minutes;
 * ``tpu``: an 8-core TPU (v2-8, v3-8, v5e-8): global batch 512 (64 per
   core), as many epochs as the paper's 300,000 steps at batch 64;
-* ``smoke``: seconds, for tests.
+* ``smoke``: seconds, for tests;
+* ``gpu`` (every config): 10 train steps per call from Python, for a GPU.
 """
 
 from experiments import base

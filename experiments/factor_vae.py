@@ -8,7 +8,7 @@ paper's settings: the convolutional model, Adam 1e-4 (VAE) and Adam 1e-4 with
 beta1 0.5, beta2 0.9 (discriminator: 6 x 1000 units, leaky ReLU), batch 64,
 gamma 35 (disentanglement_lib's dSprites study tried 10 to 100).
 
-Variants: ``fc`` (Higgins et al.'s model), ``cpu``, ``smoke``.
+Variants: ``fc`` (Higgins et al.'s model), ``cpu``, ``smoke``, ``gpu``.
 """
 
 from experiments import base

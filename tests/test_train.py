@@ -349,3 +349,21 @@ def test_tpu_variant():
     c = get_config("beta_vae:conv,tpu")
     assert c.batch_size == 512 and c.batch_size % 8 == 0 and c.architecture == "conv"
     assert c.num_steps * c.batch_size == 300_000 * 64
+
+
+@pytest.mark.parametrize("name", ["autoencoder", "conv_autoencoder", "denoising_autoencoder",
+                                  "vae", "beta_vae", "beta_vae_capacity", "beta_tcvae",
+                                  "factor_vae"])
+def test_gpu_variant_picks_the_largest_dividing_steps_per_dispatch(name):
+    for arg, expected in (("gpu", 10), ("cpu,gpu", 10), ("gpu,smoke", 5), ("smoke,gpu", 5)):
+        c = get_config(f"{name}:{arg}")
+        train.validate_config(c)  # K divides the step counts
+        assert c.steps_per_dispatch == expected, arg
+        plain = get_config(f"{name}:{arg.replace('gpu', '').strip(',')}")
+        assert plain.steps_per_dispatch == 1
+        # nothing else changes
+        assert {k: v for k, v in c.to_dict().items() if k not in ("steps_per_dispatch", "name")} \
+            == {k: v for k, v in plain.to_dict().items() if k not in ("steps_per_dispatch", "name")}
+    c = get_config(f"{name}:smoke")
+    c.log_every = 3
+    assert importlib.import_module("experiments.base").gpu(c).steps_per_dispatch == 1
