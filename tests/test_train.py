@@ -367,3 +367,14 @@ def test_gpu_variant_picks_the_largest_dividing_steps_per_dispatch(name):
     c = get_config(f"{name}:smoke")
     c.log_every = 3
     assert importlib.import_module("experiments.base").gpu(c).steps_per_dispatch == 1
+
+
+def test_stack_metrics_stacks_each_metric_over_calls():
+    pending = [dict(loss=jnp.float32(i), kl_per_dim=jnp.arange(3.0) + i) for i in range(4)]
+    out = jax.device_get(train._stack_metrics(pending))  # pylint: disable=protected-access
+    np.testing.assert_array_equal(out["loss"], np.arange(4.0))
+    np.testing.assert_array_equal(out["kl_per_dim"], np.arange(3.0)[None] + np.arange(4.0)[:, None])
+    # several steps per call: (calls, steps, ...)
+    scanned = [dict(loss=jnp.arange(2.0) + 2 * i) for i in range(3)]
+    np.testing.assert_array_equal(
+        jax.device_get(train._stack_metrics(scanned))["loss"].reshape(-1), np.arange(6.0))  # pylint: disable=protected-access
