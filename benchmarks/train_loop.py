@@ -25,32 +25,18 @@ millisecond and the host's work shows; on a 2-core CPU every row is the step.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import sys
-import tempfile
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments import beta_vae  # noqa: E402
-from vaejax import memory, models, parallel, train  # noqa: E402
-from vaejax.data import dsprites, pipeline  # noqa: E402
+import train_step as step_bench  # this folder's; it puts experiments/ on the path
+from vaejax import memory, models, parallel, train
+from vaejax.data import dsprites, pipeline
 
 
-def _config(k, steps):
-    config = beta_vae.get_config("conv")
-    config.batch_size = 64
-    config.data_source = "sample:8192"
-    config.steps_per_dispatch = k
-    config.num_steps = steps
-    config.log_every = max(50 // k, 1) * k
-    config.checkpoint_every = steps
-    return config
 
 
 def _timed(label, run, steps):
@@ -89,14 +75,6 @@ def _stacked(pending):
     assert np.all(np.isfinite(jax.device_get(train._stack_metrics(pending))["loss"]))  # pylint: disable=protected-access
 
 
-def _whole_run(config, progress):
-    with tempfile.TemporaryDirectory() as workdir:
-        train.train_and_evaluate(config, workdir, progress=progress)
-        with open(os.path.join(workdir, "metrics.jsonl")) as f:
-            rates = [json.loads(line)["steps_per_second"] for line in f][1:]
-    return statistics.median(rates) if rates else float("nan")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,7 +91,9 @@ def main():
     for k in args.steps_per_dispatch:
         if args.steps % k:
             parser.error(f"--steps {args.steps} is not a multiple of {k}")
-        config = _config(k, args.steps)
+        log_every = -(-50 // k) * k  # a multiple of k, as train_step.py's whole run
+        config = step_bench._config("conv", 64)  # pylint: disable=protected-access
+        config.steps_per_dispatch = k
         print(f"{k} step(s) per dispatch:", flush=True)
         model, tx = models.from_config(config), train.make_optimizer(config)
         mesh = parallel.data_mesh()
@@ -136,13 +116,14 @@ def main():
         try:
             _timed("  + ShuffledBatches", _loop(step, meshed, batches.__next__, k), args.steps)
             _timed("    + metrics, per scalar", _loop(step, meshed, batches.__next__, k,
-                                                      config.log_every, _per_scalar), args.steps)
+                                                      log_every, _per_scalar), args.steps)
             _timed("    + metrics, stacked", _loop(step, meshed, batches.__next__, k,
-                                                   config.log_every, _stacked), args.steps)
+                                                   log_every, _stacked), args.steps)
         finally:
             batches.close()
         for progress in (False, True):
-            rate = _whole_run(config, progress)
+            rate = step_bench._whole_run(64, args.steps, log_every, k,  # pylint: disable=protected-access
+                                         progress=progress)
             print(f"  {'train_and_evaluate, progress bar ' + ('on' if progress else 'off'):44s} "
                   f"{rate:8.1f} steps/s", flush=True)
 

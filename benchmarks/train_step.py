@@ -208,7 +208,8 @@ def _interleaved(runners, batch, rounds, steps):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _whole_run(batch_size, steps, log_every, steps_per_dispatch):
+def _whole_run(batch_size, steps, log_every, steps_per_dispatch, progress=True):
+    """Median logged steps/s of ``train_and_evaluate`` (conv), after its compiling window."""
     config = _config("conv", batch_size)
     config.steps_per_dispatch = steps_per_dispatch
     config.data_source = "sample:8192"
@@ -216,11 +217,11 @@ def _whole_run(batch_size, steps, log_every, steps_per_dispatch):
     config.log_every = log_every
     config.checkpoint_every = steps
     with tempfile.TemporaryDirectory() as workdir:
-        train.train_and_evaluate(config, workdir, progress=True)
+        train.train_and_evaluate(config, workdir, progress=progress)
         with open(os.path.join(workdir, "metrics.jsonl")) as f:
             rows = [json.loads(line) for line in f]
     rates = [r["steps_per_second"] for r in rows[1:]]  # the first window compiles
-    return statistics.median(rates)
+    return statistics.median(rates) if rates else float("nan")
 
 
 def main():
