@@ -38,13 +38,13 @@ def cpu(c):
     c.optimizer = "adam"
     c.learning_rate = 5e-4
     if c.architecture == "conv":
-        # About 10.5 steps/s with vaejax.layers: 16,000 steps in 26-28 minutes.
+        # 10.4-16 steps/s with vaejax.layers: 16,000 steps in 17-28 minutes.
         # beta 8 beat beta 4 here (README "Training on a CPU"): fewer active
         # latents, a higher Higgins score, MIG and DCI.
         c.beta = 8.0
         c.beta_warmup_steps = 5_000
         return base.cpu_scale(c, 16_000)
-    c.beta_warmup_steps = 5_000  # about 15 steps/s
+    c.beta_warmup_steps = 5_000  # 15-22 steps/s: 19-28 minutes
     return base.cpu_scale(c, 25_000)
 
 
