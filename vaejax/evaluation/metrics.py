@@ -270,7 +270,7 @@ def dci(representation_fn, data, *, seed: int, num_train: int = 10_000,
     Importance of code dimension i for factor k: the feature importance of a
     gradient-boosted tree classifier predicting factor k from the code.
     ``trees="sklearn"``: scikit-learn's ``GradientBoostingClassifier`` with
-    its defaults, as disentanglement_lib (exact splits; ~10,700 trees at the
+    its defaults, as disentanglement_lib (exact splits; 11,300 trees at the
     standard sizes, minutes on a 2-core CPU). ``"lightgbm"`` (``pip install
     lightgbm``): the same tree shape and schedule with histogram splits and
     each factor's total split gain normalised to sum to 1; tens of times
