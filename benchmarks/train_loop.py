@@ -37,8 +37,6 @@ from vaejax import memory, models, parallel, train
 from vaejax.data import dsprites, pipeline
 
 
-
-
 def _timed(label, run, steps):
     run(max(steps // 10, 1))  # warm-up (and compilation)
     rates = []
@@ -91,7 +89,7 @@ def main():
     for k in args.steps_per_dispatch:
         if args.steps % k:
             parser.error(f"--steps {args.steps} is not a multiple of {k}")
-        log_every = -(-50 // k) * k  # a multiple of k, as train_step.py's whole run
+        log_every = step_bench.whole_run_log_every(k)
         config = step_bench._config("conv", 64)  # pylint: disable=protected-access
         config.steps_per_dispatch = k
         print(f"{k} step(s) per dispatch:", flush=True)

@@ -208,6 +208,11 @@ def _interleaved(runners, batch, rounds, steps):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def whole_run_log_every(steps_per_dispatch):
+    """The whole run's log interval: the first multiple of ``steps_per_dispatch`` >= 50."""
+    return -(-50 // steps_per_dispatch) * steps_per_dispatch
+
+
 def _whole_run(batch_size, steps, log_every, steps_per_dispatch, progress=True):
     """Median logged steps/s of ``train_and_evaluate`` (conv), after its compiling window."""
     config = _config("conv", batch_size)
@@ -285,7 +290,7 @@ def main():
     bare_runner = {"bare": _jax_step(config, k)}
     batch = _batch(64)
     bare = _interleaved(bare_runner, batch, args.rounds, args.steps)["bare"]
-    whole = _whole_run(64, args.whole_run_steps, log_every=-(-50 // k) * k,  # a multiple of k
+    whole = _whole_run(64, args.whole_run_steps, log_every=whole_run_log_every(k),
                        steps_per_dispatch=k)
     bare_after = _interleaved(bare_runner, batch, args.rounds, args.steps)["bare"]
     bare = (bare + bare_after) / 2
