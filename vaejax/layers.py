@@ -136,13 +136,16 @@ def _shift_pad(y, i, j, m):
 #             convolution.
 #   input:    wide: XLA's convolution transpose; else one matmul of the output
 #             gradient to m*m*C channels, then a sum of shifted pads.
-#   kernel:   one matmul contracting over pixels (the batch and space), never
-#             transposing an activation: if O <= C, input^T @ (the output
-#             gradient padded to the input's grid at each tap offset, stacked
-#             on channels); else (shifted input slices stacked on channels)^T
-#             @ output gradient.
+#   kernel:   one matmul contracting over pixels (the batch and space), its
+#             left operand channel-major, so XLA:CPU runs it as a plain
+#             matrix product: if O <= C, (the output gradient padded to the
+#             input's grid at each tap offset, stacked)^T @ input; else
+#             (shifted input slices, stacked)^T @ output gradient. The stacks
+#             are built from a channel-major copy of the smaller activation.
 # Measured on a 2-core x86 CPU against per-tap products of transposed
-# activations, these forms made the conv beta-VAE's train step ~20% faster.
+# activations, these forms made the conv beta-VAE's train step ~20% faster;
+# the channel-major kernel products ~8% more than contracting the pixel axis
+# of the pixel-major stacks in place.
 
 _IM2COL_FORWARD_MAX_K = 16
 
@@ -150,11 +153,6 @@ _IM2COL_FORWARD_MAX_K = 16
 def _is_wide(kernel) -> bool:
     m, _, c, o = kernel.shape
     return m * m * o <= c
-
-
-def _tn_dot(a, b):
-    """a (N, P) and b (N, Q) -> a^T b (P, Q), contracting the long pixel axis in place."""
-    return jax.lax.dot_general(a, b, (((0,), (0,)), ((), ())))
 
 
 def _im2col(x, m):
@@ -189,12 +187,17 @@ def _input_grad(x, kernel, dy):
 
 def _kernel_grad(x, kernel, dy):
     m, _, c, o = kernel.shape
+    ho, wo = dy.shape[1:3]
     if o <= c:  # stack the smaller of dy (m*m*O channels) and x (m*m*C)
-        # dK[i, j] = sum_pixels x (x) (dy placed at offset (i, j) of x's grid)
-        dys = _stack_channels([_shift_pad(dy, i, j, m) for i in range(m) for j in range(m)])
-        dk = _tn_dot(x.reshape(-1, c), dys.reshape(-1, m * m * o))
-        return dk.reshape(c, m, m, o).transpose(1, 2, 0, 3)
-    return _tn_dot(_im2col(x, m), dy.reshape(-1, o)).reshape(m, m, c, o)
+        # dK[i, j]^T = (dy placed at offset (i, j) of x's grid)^T @ x, summed over pixels
+        dy_t = jnp.transpose(dy, (3, 0, 1, 2))  # (O, B, H', W')
+        dys_t = jnp.stack([jnp.pad(dy_t, ((0, 0), (0, 0), (i, m - 1 - i), (j, m - 1 - j)))
+                           for i in range(m) for j in range(m)])
+        dk_t = jnp.dot(dys_t.reshape(m * m * o, -1), x.reshape(-1, c))
+        return dk_t.reshape(m, m, o, c).transpose(0, 1, 3, 2)
+    x_t = jnp.transpose(x, (3, 0, 1, 2))  # (C, B, H, W)
+    cols_t = jnp.stack([x_t[:, :, i:i + ho, j:j + wo] for i in range(m) for j in range(m)])
+    return jnp.dot(cols_t.reshape(m * m * c, -1), dy.reshape(-1, o)).reshape(m, m, c, o)
 
 
 @jax.custom_vjp
