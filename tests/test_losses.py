@@ -156,6 +156,15 @@ def test_bernoulli_value_and_derivatives_match_closed_forms():
                      (jnp.asarray(logits),), (jnp.asarray(direction),))
     np.testing.assert_allclose(jvp, np.sum((t64 - sigmoid) * direction, axis=1), rtol=1e-5,
                                atol=1e-5)
+    # Integer targets (uint8 pixels) give the same value and gradient.
+    binary = targets[:1]
+    for dtype in (jnp.uint8, jnp.int32, jnp.bool_):
+        as_int = jnp.asarray(binary, dtype)
+        np.testing.assert_allclose(losses.bernoulli_log_likelihood(jnp.asarray(logits[:1]), as_int),
+                                   ll[:1], rtol=1e-6)
+        np.testing.assert_allclose(
+            jax.grad(lambda l: losses.bernoulli_log_likelihood(l, as_int).sum())(
+                jnp.asarray(logits[:1])), g_logits[:1] / weights[0], rtol=1e-6)
     # Second derivative: -sigmoid(l) (1 - sigmoid(l)) on the diagonal.
     hess_diag = jax.grad(lambda l: jax.grad(
         lambda l_: losses.bernoulli_log_likelihood(l_, jnp.asarray(targets)).sum())(l).sum())(

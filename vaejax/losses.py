@@ -43,6 +43,8 @@ def bernoulli_log_likelihood(logits: jax.Array, targets: jax.Array) -> jax.Array
       (B,) log-likelihood in nats, summed over all but the first axis.
     """
     _check_same_shape(logits, targets, "logits and targets")
+    if not jnp.issubdtype(jnp.result_type(targets), jnp.inexact):  # e.g. uint8 pixels
+        targets = jnp.asarray(targets, jnp.result_type(logits))
     return _bernoulli_log_likelihood(logits, targets)
 
 
