@@ -122,9 +122,14 @@ def _lax_conv(x, kernel):
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def _shift_pad(y, i, j, m):
-    """Places y (B, H', W', O) at offset (i, j) of the (H'+m-1, W'+m-1) grid, zeros elsewhere."""
-    return jnp.pad(y, ((0, 0), (i, m - 1 - i), (j, m - 1 - j), (0, 0)))
+def _shift_pad(y, i, j, m, axis=1):
+    """Places y at offset (i, j) of its spatial axes (axis, axis + 1), each grown by m - 1; zeros elsewhere.
+
+    With ``axis=1``, y (B, H', W', O) -> (B, H'+m-1, W'+m-1, O).
+    """
+    widths = [(0, 0)] * y.ndim
+    widths[axis], widths[axis + 1] = (i, m - 1 - i), (j, m - 1 - j)
+    return jnp.pad(y, widths)
 
 
 # Each of the three products of a stride-1 'VALID' m x m convolution (forward,
@@ -191,8 +196,7 @@ def _kernel_grad(x, kernel, dy):
     if o <= c:  # stack the smaller of dy (m*m*O channels) and x (m*m*C)
         # dK[i, j]^T = (dy placed at offset (i, j) of x's grid)^T @ x, summed over pixels
         dy_t = jnp.transpose(dy, (3, 0, 1, 2))  # (O, B, H', W')
-        dys_t = jnp.stack([jnp.pad(dy_t, ((0, 0), (0, 0), (i, m - 1 - i), (j, m - 1 - j)))
-                           for i in range(m) for j in range(m)])
+        dys_t = jnp.stack([_shift_pad(dy_t, i, j, m, axis=2) for i in range(m) for j in range(m)])
         dk_t = jnp.dot(dys_t.reshape(m * m * o, -1), x.reshape(-1, c))
         return dk_t.reshape(m, m, o, c).transpose(0, 1, 3, 2)
     x_t = jnp.transpose(x, (3, 0, 1, 2))  # (C, B, H, W)
