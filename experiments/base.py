@@ -44,6 +44,9 @@ def base_config() -> ml_collections.ConfigDict:
     # accelerator when the model is small (the ``gpu`` variant). Divides the
     # three step counts above.
     c.steps_per_dispatch = 1
+    # Independent models trained side by side in one compiled step (vmap):
+    # replica i has seed seed + i and data order data_seed + i.
+    c.replicas = 1
     return c
 
 

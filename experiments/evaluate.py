@@ -1,8 +1,11 @@
 """Evaluates a training workdir: reconstructions, traversals, KL per latent, metrics.
 
-    python -m experiments.evaluate --workdir runs/beta_vae [--sizes reduced] [--seed 0] [--dci_trees lightgbm]
+    python -m experiments.evaluate --workdir runs/beta_vae [--replica I] [--sizes reduced] \
+        [--seed 0] [--dci_trees lightgbm]
 
-Writes into WORKDIR/eval/.
+Writes into WORKDIR/eval/; for a run of several replicas, each into
+WORKDIR/eval/replica_I/ (every replica unless --replica), plus
+WORKDIR/eval/summary.json.
 """
 
 import json
@@ -22,6 +25,8 @@ _DATA = flags.DEFINE_string("data_source", None,
 _DCI_TREES = flags.DEFINE_enum("dci_trees", "sklearn", list(metrics.DCI_TREES),
                                "DCI's tree learner: sklearn (the reference) or lightgbm "
                                "(much faster, approximate; pip install lightgbm).")
+_REPLICA = flags.DEFINE_integer("replica", None, "For a run of several replicas: evaluate this "
+                                "one only (default: every replica, and a summary).")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -32,7 +37,8 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)
     memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
     report = evaluate.evaluate(_WORKDIR.value, seed=_SEED.value, sizes=_SIZES.value,
-                               data_source=_DATA.value, dci_trees=_DCI_TREES.value)
+                               data_source=_DATA.value, dci_trees=_DCI_TREES.value,
+                               replica=_REPLICA.value)
     print(json.dumps(dict(metrics=report["metrics"], seconds=report["seconds"],
                           active_latents=report["active_latents"]), indent=2))
 

@@ -3,12 +3,25 @@
     python -m experiments.metric_table --config experiments/metric_table_config.py:cpu \
         --workdir runs/metric_table
 
-Trains (or resumes) the VAE and beta-VAE for each seed in WORKDIR/<model>_seed<k>,
-scores every row with the Higgins metric, and writes table.md and table.csv.
+Trains (or resumes) the VAE and the beta-VAE, each as ``replicas`` models in
+one run (WORKDIR/vae, WORKDIR/beta_vae), and scores every row under both
+protocols of :func:`vaejax.evaluation.metrics.higgins_metric`:
+
+* ``paper``: each replica scored with ``classifier_seeds`` seeds, the bottom
+  half of the replicas x seeds scores dropped, mean ± std of the rest
+  (:func:`~vaejax.evaluation.metrics.paper_score`);
+* ``dlib``: one score per replica, mean ± std over replicas.
+
+Baselines get replicas too: PCA and ICA fitted on other images and seeds,
+the untrained encoder initialised from other seeds, the ground truth and raw
+pixels (nothing to fit) scored on other metric samples. Writes
+``table.md``, ``table.json`` and ``table.png``.
 """
 
-import csv
 import importlib
+import json
+import subprocess
+import time
 from pathlib import Path
 
 from absl import app, flags, logging
@@ -30,12 +43,15 @@ PAPER = {  # Higgins et al. 2017, Table 1 (accuracy %)
     "ICA": "42.03 ± 10.6", "DC-IGN": "99.3 ± 0.1", "InfoGAN": "73.5 ± 0.9",
     "VAE untrained": "44.14 ± 2.5", "VAE": "61.58 ± 0.5", "beta-VAE": "99.23 ± 0.1",
 }
+ROWS = tuple(PAPER)
 NOT_IMPLEMENTED = ("DC-IGN", "InfoGAN")
+PROTOCOLS = ("paper", "dlib")
 
 
-def model_config(name, variant, seed, num_steps):
+def model_config(name, variant, seed, num_steps, replicas=1):
     config = importlib.import_module(f"experiments.{name}").get_config(variant)
     config.seed = config.data_seed = seed
+    config.replicas = replicas
     if num_steps:
         config.num_steps = num_steps
         # Keep beta's ramp within the first quarter of a shortened run.
@@ -43,59 +59,155 @@ def model_config(name, variant, seed, num_steps):
     return config
 
 
-def score_rows(cfg, root: Path, seed: int, progress: bool) -> dict:
-    """Higgins metric accuracy (%) of every row for one seed."""
-    data = GroundTruth(dsprites.load(cfg.data_source) if cfg.data_source else None)
+def score_representations(cfg, data, representations, *, memoize=True, progress=False) -> dict:
+    """Higgins accuracies (%) of one row's replicas under both protocols.
 
-    def higgins(rep, memoize=True):
+    representations: one per replica. Returns ``paper`` (replicas x
+    classifier seeds) and ``dlib`` (replicas) score lists.
+    """
+    paper, dlib = [], []
+    for i, rep in enumerate(representations):
         if memoize:  # each grid image encoded at most once (raw pixels: 4,096-d, not memoised)
             rep = codes.MemoizedRepresentation(rep, data, progress=progress)
-        out = metrics.higgins_metric(rep, data, seed=seed, num_train=cfg.higgins_num_train,
-                                     num_eval=cfg.higgins_num_eval,
-                                     standardize=cfg.higgins_standardize)
-        return 100.0 * out["eval_accuracy"]
+        kwargs = dict(num_train=cfg.higgins_num_train, num_eval=cfg.higgins_num_eval,
+                      standardize=cfg.higgins_standardize)
+        seeds = [cfg.seed + 1000 * i + j for j in range(cfg.classifier_seeds)]
+        paper.append([100.0 * metrics.higgins_metric(rep, data, seed=s, protocol="paper",
+                                                     **kwargs)["eval_accuracy"] for s in seeds])
+        dlib.append(100.0 * metrics.higgins_metric(rep, data, seed=seeds[0], protocol="dlib",
+                                                   **kwargs)["eval_accuracy"])
+    return dict(paper=paper, dlib=dlib)
+
+
+def score_rows(cfg, root: Path, progress: bool = True) -> dict:
+    """Row -> its replicas' scores under both protocols (see :func:`score_representations`)."""
+    data = GroundTruth(dsprites.load(cfg.data_source) if cfg.data_source else None)
+    n = cfg.replicas
+    seeds = [cfg.seed + i for i in range(n)]
+
+    def score(reps, memoize=True):
+        return score_representations(cfg, data, reps, memoize=memoize, progress=progress)
 
     scores = {
-        "ground truth factors": higgins(baselines.GroundTruthFactors(), memoize=False),
-        "raw pixels": higgins(baselines.raw_pixels, memoize=False),
-        "PCA": higgins(baselines.pca(data, num_fit=cfg.baseline_fit_images, seed=seed)),
-        "ICA": higgins(baselines.ica(data, num_fit=cfg.baseline_fit_images, seed=seed)),
+        "ground truth factors": score([baselines.GroundTruthFactors()] * n, memoize=False),
+        "raw pixels": score([baselines.raw_pixels] * n, memoize=False),
+        "PCA": score([baselines.pca(data, num_fit=cfg.baseline_fit_images, seed=s)
+                      for s in seeds]),
+        "ICA": score([baselines.ica(data, num_fit=cfg.baseline_fit_images, seed=s)
+                      for s in seeds]),
     }
-    vae = model_config(cfg.vae_config, cfg.vae_variant, seed, cfg.num_steps)
-    untrained = models.from_config(vae)
-    scores["VAE untrained"] = higgins(baselines.encoder_representation(
-        untrained, models.init_params(untrained, jax.random.split(jax.random.key(seed))[0])))
+    untrained = models.from_config(model_config(cfg.vae_config, cfg.vae_variant, cfg.seed,
+                                                cfg.num_steps))
+    scores["VAE untrained"] = score([baselines.encoder_representation(
+        untrained, models.init_params(untrained, jax.random.split(jax.random.key(s))[0]))
+        for s in seeds])
     for row, name, variant in (("VAE", cfg.vae_config, cfg.vae_variant),
                                ("beta-VAE", cfg.beta_vae_config, cfg.beta_vae_variant)):
-        config = model_config(name, variant, seed, cfg.num_steps)
-        workdir = root / f"{row.replace('-', '_').lower()}_seed{seed}"
+        config = model_config(name, variant, cfg.seed, cfg.num_steps, replicas=n)
+        workdir = root / row.replace("-", "_").lower()
         train.train_and_evaluate(config, workdir, progress=progress)
-        _, model, params, _ = evaluate.load_model(workdir)
-        scores[row] = higgins(baselines.encoder_representation(model, params))
+        reps = []
+        for i in range(n):
+            _, model, params, _ = evaluate.load_model(workdir, replica=i if n > 1 else None)
+            reps.append(baselines.encoder_representation(model, params))
+        scores[row] = score(reps)
     return scores
 
 
-def format_table(per_seed: list[dict], cfg) -> tuple[str, list[list[str]]]:
-    """Markdown and CSV rows: mean ± std over seeds beside the paper's column."""
-    order = ["ground truth factors", "raw pixels", "PCA", "ICA", "DC-IGN", "InfoGAN",
-             "VAE untrained", "VAE", "beta-VAE"]
-    lines = ["| representation | vaejax (%) | Higgins et al. 2017 (%) |", "|---|---|---|"]
-    rows = [["representation", "mean", "std", "seeds", "paper"]]
-    for name in order:
-        if name in NOT_IMPLEMENTED:
-            lines.append(f"| {name} | not implemented yet | {PAPER[name]} |")
-            rows.append([name, "", "", "", PAPER[name]])
+def summarize(scores: dict) -> dict:
+    """Per row, ``paper`` (the paper's rule over replicas x seeds) and ``dlib`` (mean ±
+    std over replicas) summaries, and the paper's figure; None for missing rows."""
+    rows = {}
+    for name in ROWS:
+        if name not in scores:
+            rows[name] = dict(paper=None, dlib=None, reference=PAPER[name])
             continue
-        values = np.array([s[name] for s in per_seed])
-        lines.append(f"| {name} | {values.mean():.2f} ± {values.std():.2f} | {PAPER[name]} |")
-        rows.append([name, f"{values.mean():.3f}", f"{values.std():.3f}",
-                     " ".join(f"{v:.2f}" for v in values), PAPER[name]])
-    lines.append("")
-    lines.append(f"Higgins metric: {cfg.higgins_num_train} training / {cfg.higgins_num_eval} "
-                 f"evaluation points, L = 64 pairs, logistic regression "
-                 f"({'features standardised' if cfg.higgins_standardize else 'unscaled features'}); "
-                 f"{len(per_seed)} seeds ({', '.join(map(str, cfg.seeds))}); std over seeds.")
-    return "\n".join(lines), rows
+        dlib = np.asarray(scores[name]["dlib"], np.float64)
+        rows[name] = dict(paper=metrics.paper_score(scores[name]["paper"]),
+                          dlib=dict(mean=float(dlib.mean()), std=float(dlib.std()),
+                                    n=int(dlib.size)),
+                          reference=PAPER[name])
+    return rows
+
+
+def _cell(summary):
+    return "not implemented yet" if summary is None else (
+        f"{summary['mean']:.2f} ± {summary['std']:.2f}")
+
+
+def format_table(rows: dict, cfg) -> str:
+    """Markdown: both protocols beside the paper's column."""
+    lines = ["| representation | paper protocol (%) | disentanglement_lib protocol (%) | "
+             "Higgins et al. 2017 (%) |", "|---|---|---|---|"]
+    for name in ROWS:
+        r = rows[name]
+        lines.append(f"| {name} | {_cell(r['paper'])} | {_cell(r['dlib'])} | {r['reference']} |")
+    scaling = "features standardised" if cfg.higgins_standardize else "unscaled features"
+    lines += ["", f"Higgins metric: {cfg.higgins_num_train} training / {cfg.higgins_num_eval} "
+              f"evaluation points, L = 64 pairs, {scaling}; {cfg.replicas} replicas per row "
+              f"(seeds from {cfg.seed}). Paper protocol: classes scale, orientation, posX, posY; "
+              f"softmax classifier, Adagrad 1e-2; {cfg.replicas} replicas x "
+              f"{cfg.classifier_seeds} classifier seeds, bottom half dropped, mean ± std of the "
+              "rest. disentanglement_lib protocol: classes shape, scale, orientation, posX, posY; "
+              "logistic regression; mean ± std over replicas."]
+    return "\n".join(lines)
+
+
+def plot_table(rows: dict, path: Path) -> None:
+    """A bar chart: both protocols per row, the paper's value with its error bar."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    names = list(ROWS)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.27
+    for offset, key, label in ((-width, "paper", "vaejax, paper protocol"),
+                               (0.0, "dlib", "vaejax, disentanglement_lib protocol")):
+        mean = [rows[n][key]["mean"] if rows[n][key] else np.nan for n in names]
+        std = [rows[n][key]["std"] if rows[n][key] else 0.0 for n in names]
+        ax.bar(x + offset, mean, width, yerr=std, capsize=3, label=label)
+    ref = [_parse_reference(rows[n]["reference"]) for n in names]
+    ax.bar(x + width, [r[0] for r in ref], width, yerr=[r[1] for r in ref], capsize=3,
+           label="Higgins et al. 2017", color="0.6")
+    for i, n in enumerate(names):
+        if rows[n]["paper"] is None:
+            ax.text(i - width / 2, 2, "not\nimplemented", ha="center", fontsize=7)
+    ax.axhline(25, color="k", lw=0.5, ls=":")
+    ax.set_xticks(x, names, rotation=20, ha="right")
+    ax.set_ylabel("Higgins metric accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _parse_reference(text: str) -> tuple[float, float]:
+    mean, _, std = text.partition("±")
+    return float(mean), float(std or 0.0)
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def write_outputs(root: Path, scores: dict, cfg, seconds: float) -> str:
+    """Writes table.md, table.json and table.png; returns the markdown."""
+    rows = summarize(scores)
+    markdown = format_table(rows, cfg)
+    (root / "table.md").write_text(markdown + "\n")
+    (root / "table.json").write_text(json.dumps(
+        dict(rows=rows, scores=scores, config=cfg.to_dict(), commit=_commit(),
+             seconds=seconds), indent=2, default=list))
+    plot_table(rows, root / "table.png")
+    return markdown
 
 
 def main(argv):
@@ -107,12 +219,9 @@ def main(argv):
     cfg = _CONFIG.value
     root = Path(_WORKDIR.value)
     root.mkdir(parents=True, exist_ok=True)
-    per_seed = [score_rows(cfg, root, seed, progress=True) for seed in cfg.seeds]
-    markdown, rows = format_table(per_seed, cfg)
-    (root / "table.md").write_text(markdown + "\n")
-    with open(root / "table.csv", "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-    print(markdown)
+    start = time.perf_counter()
+    scores = score_rows(cfg, root, progress=True)
+    print(write_outputs(root, scores, cfg, time.perf_counter() - start))
 
 
 if __name__ == "__main__":

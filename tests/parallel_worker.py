@@ -52,8 +52,10 @@ def main():
     model, tx = models.from_config(config), train.make_optimizer(config)
     state = train.create_train_state(config, model, tx, mesh)
     step = train.make_train_step(config, model, tx, mesh)
-    local = np.zeros((config.batch_size // jax.process_count(), 64, 64, 1), np.float32)
-    batch = parallel.global_batch(local, mesh)
+    replicas = config.get("replicas", 1)
+    lead = (replicas,) if replicas > 1 else ()
+    local = np.zeros(lead + (config.batch_size // jax.process_count(), 64, 64, 1), np.float32)
+    batch = parallel.global_batch(local, mesh, replicas=replicas > 1)
     compiled = step.lower(state, batch).compile()
     batch_sharding = compiled.input_shardings[0][1]
     out["batch_spec"] = str(batch_sharding.spec)

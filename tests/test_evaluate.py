@@ -34,8 +34,9 @@ def test_evaluate_command_writes_every_file(smoke_workdir):
     assert gif.n_frames == 18  # 10 values there and 8 back
     report = json.loads((out / "metrics.json").read_text())
     assert report["step"] == 30
-    assert set(report["metrics"]) == {"higgins", "factor_vae", "mig", "dci", "sap",
-                                      "modularity_explicitness"}
+    assert set(report["metrics"]) == {"higgins", "higgins_dlib", "factor_vae", "mig", "dci",
+                                      "sap", "modularity_explicitness"}
+    assert report["replica"] is None
     for values in report["metrics"].values():
         for v in values.values():
             assert np.isfinite(v)

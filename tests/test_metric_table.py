@@ -1,27 +1,49 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from experiments import metric_table, metric_table_config
 
 ROOT = Path(__file__).resolve().parents[1]
+IMPLEMENTED = ["ground truth factors", "raw pixels", "PCA", "ICA", "VAE untrained", "VAE",
+               "beta-VAE"]
 
 
-def test_table_has_every_row_beside_the_paper():
+def _fake_scores():
+    # 2 replicas x 3 classifier seeds (paper), one per replica (dlib)
+    return {name: dict(paper=[[50.0 + i, 40.0 + i, 60.0 + i], [30.0 + i, 70.0 + i, 20.0 + i]],
+                       dlib=[50.0 + i, 52.0 + i])
+            for i, name in enumerate(IMPLEMENTED)}
+
+
+def test_table_has_both_protocols_beside_the_paper(tmp_path):
     cfg = metric_table_config.get_config("smoke")
-    names = ["ground truth factors", "raw pixels", "PCA", "ICA", "VAE untrained", "VAE",
-             "beta-VAE"]
-    per_seed = [{n: 50.0 + i for i, n in enumerate(names)},
-                {n: 52.0 + i for i, n in enumerate(names)}]
-    markdown, rows = metric_table.format_table(per_seed, cfg)
-    assert "| PCA | 53.00 ± 1.00 | 84.9 ± 0.4 |" in markdown
-    assert "| DC-IGN | not implemented yet | 99.3 ± 0.1 |" in markdown
-    assert "| InfoGAN | not implemented yet |" in markdown
-    assert [r[0] for r in rows[1:]] == ["ground truth factors", "raw pixels", "PCA", "ICA",
-                                        "DC-IGN", "InfoGAN", "VAE untrained", "VAE", "beta-VAE"]
-    assert "unscaled features" in markdown
+    cfg.unlock()
+    cfg.replicas, cfg.classifier_seeds = 2, 3
+    metric_table.write_outputs(tmp_path, _fake_scores(), cfg, seconds=12.5)
+    markdown = (tmp_path / "table.md").read_text()
+    # PCA (i = 2): paper keeps the top 3 of 52, 42, 62, 32, 72, 22 -> 52, 62, 72.
+    std = np.std([52.0, 62.0, 72.0])
+    assert f"| PCA | 62.00 ± {std:.2f} | 53.00 ± 1.00 | 84.9 ± 0.4 |" in markdown
+    assert "| DC-IGN | not implemented yet | not implemented yet | 99.3 ± 0.1 |" in markdown
+    assert "2 replicas x 3 classifier seeds, bottom half dropped" in markdown
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert list(table["rows"]) == ["ground truth factors", "raw pixels", "PCA", "ICA", "DC-IGN",
+                                   "InfoGAN", "VAE untrained", "VAE", "beta-VAE"]
+    pca = table["rows"]["PCA"]
+    assert pca["paper"] == dict(mean=62.0, std=pytest.approx(std), n=3)
+    assert pca["dlib"] == dict(mean=53.0, std=1.0, n=2)
+    assert pca["reference"] == "84.9 ± 0.4"
+    assert table["rows"]["InfoGAN"] == dict(paper=None, dlib=None, reference="73.5 ± 0.9")
+    assert table["seconds"] == 12.5 and table["config"]["replicas"] == 2
+    assert "commit" in table
+    img = np.asarray(Image.open(tmp_path / "table.png").convert("L"), np.float32)
+    assert img.shape[0] > 200 and img.std() > 5
 
 
 @pytest.mark.slow
@@ -30,13 +52,14 @@ def test_metric_table_smoke_run(tmp_path):
                            "experiments/metric_table_config.py:smoke", "--workdir",
                            str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    import csv
-
-    rows = {r["representation"]: r for r in csv.DictReader(open(tmp_path / "table.csv"))}
-    assert list(rows) == ["ground truth factors", "raw pixels", "PCA", "ICA", "DC-IGN",
-                          "InfoGAN", "VAE untrained", "VAE", "beta-VAE"]
-    means = {k: float(r["mean"]) for k, r in rows.items() if r["mean"]}
-    # 60 / 40 points: the ground truth is not yet at 100 %, but leads every row.
-    assert means["ground truth factors"] >= 85
-    assert means["ground truth factors"] == max(means.values())
+    rows = json.loads((tmp_path / "table.json").read_text())["rows"]
+    for protocol, replicas_kept in (("paper", 2), ("dlib", 2)):  # 2 x 2 seeds, half kept
+        means = {k: r[protocol]["mean"] for k, r in rows.items() if r[protocol]}
+        assert rows["VAE"][protocol]["n"] == replicas_kept
+        # 60 / 40 points: the ground truth is not always at 100 %, but leads every row.
+        assert means["ground truth factors"] >= 85
+        assert means["ground truth factors"] == max(means.values())
+    # Both models trained once, as one 2-replica run each.
+    config = json.loads((tmp_path / "vae" / "config.json").read_text())
+    assert config["replicas"] == 2
     assert "| ground truth factors |" in (tmp_path / "table.md").read_text()

@@ -31,8 +31,9 @@ mixed = FactorCode(lambda v, c: np.stack(
 random_code = FactorCode(lambda v, c: np.random.default_rng(int(c.sum())).normal(size=(len(c), 5)))
 
 
-def higgins(rep, seed=0):
-    return metrics.higgins_metric(rep, GT, seed=seed, num_train=400, num_eval=300)["eval_accuracy"]
+def higgins(rep, seed=0, protocol="dlib"):
+    return metrics.higgins_metric(rep, GT, seed=seed, num_train=400, num_eval=300,
+                                  protocol=protocol)["eval_accuracy"]
 
 
 def factor_vae(rep, seed=0):
@@ -81,6 +82,95 @@ def test_mixing_two_factors_scores_lower():
     assert higgins(mixed) < higgins(truth) - 0.1
     assert mig(mixed) < mig(truth) - 0.2
     assert dci(mixed)["disentanglement"] < dci(truth)["disentanglement"] - 0.1
+
+
+# posX and posY rotated by 45 degrees: holding either fixed shrinks both codes alike.
+rotated = FactorCode(lambda v, c: np.stack(
+    [v[:, 1], v[:, 2], v[:, 3], (v[:, 4] + v[:, 5]) / np.sqrt(2),
+     (v[:, 4] - v[:, 5]) / np.sqrt(2)], 1))
+
+
+def test_higgins_protocols_on_known_answers():
+    for protocol in ("paper", "dlib"):
+        assert higgins(truth, protocol=protocol) == 1.0
+    assert abs(higgins(random_code, protocol="paper") - 0.25) < 0.07  # 4 classes
+    assert abs(higgins(random_code, protocol="dlib") - 0.20) < 0.07  # 5 classes
+    # x and y indistinguishable: at best half of their points right, (1 + 1 + .5 + .5) / 4.
+    assert higgins(rotated, protocol="paper") <= 0.80
+    assert higgins(rotated, protocol="dlib") <= 0.84  # (3 + .5 + .5) / 5
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        metrics.higgins_metric(truth, GT, seed=0, protocol="iclr")
+
+
+def _fixed_columns(protocol):
+    """Per metric point (L = 4 pairs), which factor columns all its pairs share: (points, 6)."""
+    seen = []
+
+    class Recording:
+        def codes_for(self, classes):
+            seen.append(np.asarray(classes))
+            return truth.codes_for(classes)
+
+    metrics.higgins_metric(Recording(), GT, seed=0, num_train=300, num_eval=100, batch_size=4,
+                           protocol=protocol)
+    first, second = np.concatenate(seen[0::2]), np.concatenate(seen[1::2])
+    return (first == second).reshape(-1, 4, 6).all(axis=1)
+
+
+def test_paper_protocol_never_holds_shape_fixed():
+    paper, dlib = _fixed_columns("paper"), _fixed_columns("dlib")
+    assert paper[:, 2:].any(axis=1).all()  # every point holds scale, orientation, x or y
+    # Shape is shared by all 4 pairs only by chance, (1/3)^4, under paper; a fifth of
+    # the points hold it under dlib.
+    assert paper[:, 1].mean() < 0.05
+    assert 0.12 < dlib[:, 1].mean() < 0.3
+
+
+def test_softmax_classifier_agrees_with_unpenalised_logistic_regression():
+    from sklearn import linear_model, preprocessing
+
+    # Standardised features of a noisy code: the unpenalised optimum lies
+    # within the weights Adagrad 1e-2 reaches.
+    noisy = FactorCode(lambda v, c: np.concatenate(
+        [v[:, 1:] + np.random.default_rng(int(c.sum())).normal(scale=0.3, size=(len(c), 5)),
+         np.random.default_rng(int(c.sum()) + 1).normal(size=(len(c), 3))], 1))
+    rng = np.random.default_rng(0)
+    classes = [2, 3, 4, 5]
+    x_train, y_train = metrics.higgins_features(noisy, GT, 2000, rng, factors=classes)
+    x_eval, y_eval = metrics.higgins_features(noisy, GT, 1000, rng, factors=classes)
+    scaler = preprocessing.StandardScaler().fit(x_train)
+    x_train, x_eval = scaler.transform(x_train), scaler.transform(x_eval)
+    weights, bias, steps = metrics.fit_softmax_classifier(x_train, y_train, 4, seed=0)
+    ours = np.mean(metrics.softmax_predict(weights, bias, x_eval) == y_eval)
+    reference = linear_model.LogisticRegression(penalty=None, max_iter=5000).fit(
+        x_train, y_train).score(x_eval, y_eval)
+    assert 0.5 < reference < 0.999  # neither trivial nor separable
+    assert abs(ours - reference) <= 0.01
+    assert 0 < steps <= 20_000 and steps % 500 == 0
+
+
+def test_softmax_classifier_stops_when_the_loss_stops_falling():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 3)).astype(np.float32)
+    y = rng.integers(3, size=300)  # labels unrelated to x: the loss flattens at once
+    _, _, steps = metrics.fit_softmax_classifier(x, y, 3, seed=0, tolerance=1e-3)
+    assert steps < 20_000
+    _, _, capped = metrics.fit_softmax_classifier(x, y, 3, seed=0, tolerance=0.0,
+                                                  max_steps=1000)
+    assert capped == 1000
+    with pytest.raises(ValueError, match=r"features \(N, D\) and labels \(N,\)"):
+        metrics.fit_softmax_classifier(x, y[:10], 3)
+
+
+def test_paper_score_drops_the_bottom_half():
+    scores = np.array([[90.0, 10.0, 80.0], [70.0, 20.0, 60.0]])  # replicas x seeds
+    out = metrics.paper_score(scores)
+    kept = np.array([70.0, 80.0, 90.0])
+    assert out == dict(mean=80.0, std=pytest.approx(kept.std()), n=3)
+    assert metrics.paper_score([5.0]) == dict(mean=5.0, std=0.0, n=1)
+    assert metrics.paper_score([1.0, 2.0, 3.0])["n"] == 2  # an odd count keeps the upper half
+    with pytest.raises(ValueError, match="at least one score"):
+        metrics.paper_score([])
 
 
 def test_higgins_features_vanish_on_the_fixed_factor():

@@ -104,6 +104,23 @@ def test_eight_devices_with_several_steps_per_dispatch_match_one(tmp_path, one_d
 # gradient's size, so entries whose gradient is ~0 drift apart under another
 # summation order (sharding changes it more than the batch split does).
 SGD = dict(optimizer="sgd", learning_rate=1e-5)
+SGD_REPLICAS = dict(optimizer="sgd", learning_rate=1e-4)
+
+
+def test_eight_devices_train_replicas_as_one_device(tmp_path):
+    config = beta_vae.get_config("conv,smoke")
+    config.replicas = 2
+    config.update(SGD_REPLICAS)
+    train.train_and_evaluate(config, tmp_path / "one", progress=False)
+    out = _run_eight(tmp_path / "eight", "replicas=2",
+                     *(f"{k}={v!r}" for k, v in SGD_REPLICAS.items()))
+    # (replicas, B, ...): each replica's batch split over the data axis.
+    assert out["batch_spec"] == "P(None, 'data')"
+    assert out["shard_shape"] == [2, 2, 64, 64, 1]
+    eight, one = _final_params(tmp_path / "eight"), _keyed(_params(tmp_path / "one"))
+    assert sorted(eight) == sorted(one)
+    assert eight["['encoder']['Dense_0']['kernel']"].shape == (2, 1024, 256)
+    _assert_params_close(eight, one)
 
 
 def test_eight_devices_with_sharded_parameters_match_one(tmp_path):

@@ -168,9 +168,10 @@ def _run_cli(workdir, *overrides, **kwargs):
                             text=True, **kwargs)
 
 
-def test_sigkill_and_restart_gives_identical_parameters(tmp_path):
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_sigkill_and_restart_gives_identical_parameters(tmp_path, replicas):
     overrides = ["--config.num_steps=40", "--config.checkpoint_every=5",
-                 "--config.architecture=deep_fc"]
+                 "--config.architecture=deep_fc", f"--config.replicas={replicas}"]
     straight = _run_cli(tmp_path / "straight", *overrides)
     killed = _run_cli(tmp_path / "killed", *overrides)
     ckpt_dir = tmp_path / "killed" / "checkpoints"
@@ -194,6 +195,7 @@ def test_sigkill_and_restart_gives_identical_parameters(tmp_path):
     a, b = _metrics(tmp_path / "straight"), _metrics(tmp_path / "killed")
     assert [r["step"] for r in a] == [r["step"] for r in b]
     assert [r["loss"] for r in a] == [r["loss"] for r in b]
+    assert [r.get("replica") for r in b] == ([None] if replicas == 1 else [0, 1]) * 8
 
 
 def test_unknown_override_names_the_field(tmp_path):

@@ -70,11 +70,11 @@ def data_mesh(devices=None) -> Mesh:
                          axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def batch_sharding(mesh: Mesh, *, stacked: bool = False) -> NamedSharding:
-    """Leading (batch) axis split over the ``data`` axis; with ``stacked``, the
-    second: batches of several steps (steps, B, ...)."""
-    return NamedSharding(mesh, PartitionSpec(None, DATA_AXIS) if stacked
-                         else PartitionSpec(DATA_AXIS))
+def batch_sharding(mesh: Mesh, *, stacked: bool = False, replicas: bool = False) -> NamedSharding:
+    """The batch axis split over the ``data`` axis: the leading one, (B, ...);
+    after a steps axis with ``stacked``, (steps, B, ...); after a replica
+    axis with ``replicas``, (N, [steps,] B, ...)."""
+    return NamedSharding(mesh, PartitionSpec(*[None] * (stacked + replicas), DATA_AXIS))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -122,8 +122,10 @@ def process_shard() -> tuple[int, int]:
     return jax.process_index(), jax.process_count()
 
 
-def global_batch(local_rows: np.ndarray, mesh: Mesh, *, stacked: bool = False) -> jax.Array:
+def global_batch(local_rows: np.ndarray, mesh: Mesh, *, stacked: bool = False,
+                 replicas: bool = False) -> jax.Array:
     """This process's rows (B / processes, ...) -> the global (B, ...) array, sharded over
-    ``data``; with ``stacked``, (steps, B / processes, ...) -> (steps, B, ...)."""
-    return jax.make_array_from_process_local_data(batch_sharding(mesh, stacked=stacked),
-                                                  local_rows)
+    ``data``; with ``stacked``, (steps, B / processes, ...) -> (steps, B, ...); with
+    ``replicas``, a leading replica axis before those."""
+    return jax.make_array_from_process_local_data(
+        batch_sharding(mesh, stacked=stacked, replicas=replicas), local_rows)

@@ -3,6 +3,12 @@
 The step's randomness is ``fold_in(state.key, state.step)``, and batch ``k``
 is fixed by the data seed and ``k``, so a run resumed from a checkpoint
 continues exactly as if it had not stopped.
+
+With ``config.replicas = N`` > 1, one run trains N independent models in one
+compiled step (``jax.vmap`` over the train state): replica ``i`` is the run
+of :func:`replica_config` ``(config, i)`` (seed ``seed + i``, data order
+``data_seed + i``). Every array of the state but ``step`` gains a leading
+replica axis of size N; the checkpoint holds them all.
 """
 
 from __future__ import annotations
@@ -51,11 +57,30 @@ _WITH_PRIOR = ("beta_vae", "beta_tcvae", "factor_vae")  # objectives with config
 # and the value used then.
 OPTIONAL_FIELDS = dict(prior="gaussian", conv_impl=models.DEFAULT_CONV_IMPL,
                        tc_estimator="stratified", steps_per_dispatch=1, shard_params=False,
-                       beta_warmup_steps=0, lr_warmup_steps=0, grad_clip_norm=0.0)
+                       beta_warmup_steps=0, lr_warmup_steps=0, grad_clip_norm=0.0,
+                       replicas=1)
 
 
 def _option(config, field):
     return config.get(field, OPTIONAL_FIELDS[field])
+
+
+def num_replicas(config) -> int:
+    """``config.replicas``: models trained side by side in one run (1 when unset)."""
+    return _option(config, "replicas")
+
+
+def replica_config(config: ml_collections.ConfigDict, replica: int) -> ml_collections.ConfigDict:
+    """The single-model config whose run replica ``replica`` of ``config`` trains:
+    seed ``seed + replica``, data seed ``data_seed + replica``, one replica."""
+    n = num_replicas(config)
+    if not 0 <= replica < n:
+        raise ValueError(f"replica must lie in [0, {n - 1}], got {replica}")
+    single = ml_collections.ConfigDict(config.to_dict())
+    single.seed = config.seed + replica
+    single.data_seed = config.data_seed + replica
+    single.replicas = 1
+    return single
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -74,6 +99,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                   "keep_checkpoints"):
         if int(config[field]) <= 0:
             raise ValueError(f"config.{field} must be positive, got {config[field]}")
+    replicas = num_replicas(config)
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas <= 0:
+        raise ValueError(f"config.replicas must be a positive integer, got {replicas!r}")
     per_call = _option(config, "steps_per_dispatch")
     if not isinstance(per_call, int) or per_call <= 0:
         raise ValueError(f"config.steps_per_dispatch must be a positive integer, got {per_call!r}")
@@ -128,14 +156,30 @@ def state_sharding(config, model, tx, mesh):
                                    shard_params=bool(_option(config, "shard_params")))
 
 
+def replica_axes(config) -> TrainState:
+    """``jax.vmap`` axes of a replicated train state: 0 for every array but the
+    shared ``step``."""
+    return TrainState(step=None, params=0, opt_state=0, key=0,
+                      discriminator=0 if config.objective == "factor_vae" else None)
+
+
 def create_train_state(config, model, tx, mesh=None) -> TrainState:
-    """The initial state from ``config.seed``; laid out over ``mesh`` when given
-    (see :func:`state_sharding`; computed under jit, so it works across
-    processes too)."""
+    """The initial state from ``config.seed`` (replica ``i``: ``seed + i``);
+    laid out over ``mesh`` when given (see :func:`state_sharding`; computed
+    under jit, so it works across processes too)."""
     if mesh is not None:
         return jax.jit(lambda: create_train_state(config, model, tx),
                        out_shardings=state_sharding(config, model, tx, mesh))()
-    key = jax.random.key(config.seed)
+    n = num_replicas(config)
+    if n == 1:
+        return _initial_state(config, model, tx, config.seed)
+    seeds = config.seed + jnp.arange(n)
+    return jax.vmap(lambda seed: _initial_state(config, model, tx, seed),
+                    out_axes=replica_axes(config))(seeds)
+
+
+def _initial_state(config, model, tx, seed) -> TrainState:
+    key = jax.random.key(seed)
     init_key, train_key = jax.random.split(key)
     params = models.init_params(model, init_key)
     discriminator = None
@@ -242,6 +286,10 @@ def make_train_step(config, model, tx, mesh=None, *, steps: int = 1) -> Callable
     batch is (steps, B, 64, 64, 1) and each metric gains a leading
     ``steps`` axis. Fewer calls from Python: for small models on an
     accelerator the step is otherwise bound by the host's dispatch.
+
+    With ``config.replicas`` N > 1 the step is vmapped over the replicas:
+    batch gains a leading N axis, (N, B, ...) or (N, steps, B, ...), one
+    batch per replica, and so does every metric.
     """
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
@@ -271,12 +319,16 @@ def make_train_step(config, model, tx, mesh=None, *, steps: int = 1) -> Callable
 
     fn = train_step if steps == 1 else (
         lambda state, batches: jax.lax.scan(train_step, state, batches))
+    replicas = num_replicas(config) > 1
+    if replicas:
+        axes = replica_axes(config)
+        fn = jax.vmap(fn, in_axes=(axes, 0), out_axes=(axes, 0))
     if mesh is None:
         return jax.jit(fn, donate_argnums=0)
     parallel.check_batch_size(config.batch_size, mesh)
     rep, layout = parallel.replicated(mesh), state_sharding(config, model, tx, mesh)
-    return jax.jit(fn, donate_argnums=0,
-                   in_shardings=(layout, parallel.batch_sharding(mesh, stacked=steps > 1)),
+    batch = parallel.batch_sharding(mesh, stacked=steps > 1, replicas=replicas)
+    return jax.jit(fn, donate_argnums=0, in_shardings=(layout, batch),
                    out_shardings=(layout, rep))
 
 
@@ -289,17 +341,23 @@ class MetricWriter:
         self._jsonl = open(workdir / "metrics.jsonl", "a", encoding="utf-8")
         self._tb = SummaryWriter(str(workdir / "tensorboard"))
 
-    def write(self, step: int, metrics: dict[str, Any]) -> None:
+    def write(self, step: int, metrics: dict[str, Any], *, replica: int | None = None) -> None:
+        """One record; with ``replica`` the record has a ``replica`` field and
+        the TensorBoard tags a ``replica_<i>/`` prefix."""
         record = {"step": step}
+        prefix = ""
+        if replica is not None:
+            record["replica"] = replica
+            prefix = f"replica_{replica}/"
         for name, value in metrics.items():
             value = np.asarray(value)
             if value.ndim == 0:
                 record[name] = float(value)
-                self._tb.add_scalar(name, float(value), step)
+                self._tb.add_scalar(prefix + name, float(value), step)
             else:
                 record[name] = value.tolist()
                 for i, v in enumerate(value):
-                    self._tb.add_scalar(f"{name}/{i}", float(v), step)
+                    self._tb.add_scalar(f"{prefix}{name}/{i}", float(v), step)
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()
         self._tb.flush()
@@ -333,6 +391,21 @@ def _stack_metrics(pending: list[dict]) -> dict:
     against 1,020-1,100 this way.
     """
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *pending)
+
+
+def _window_metrics(stacked: dict, *, per_call: int, replicated: bool) -> dict:
+    """Stacked per-call metrics -> name -> (replicas, steps in the window, ...).
+
+    ``stacked`` has, per metric, (calls, ...) for one model, (calls, steps,
+    ...) with ``per_call`` > 1, and a replica axis after ``calls`` for
+    replicated runs.
+    """
+    out = {}
+    for name, v in stacked.items():
+        v = np.asarray(v)
+        v = np.moveaxis(v, 1, 0) if replicated else v[None]  # (N, calls, [steps], ...)
+        out[name] = v.reshape(v.shape[:1] + (-1,) + v.shape[3 if per_call > 1 else 2:])
+    return out
 
 
 def _state_tree(state: TrainState) -> dict:
@@ -384,12 +457,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     data = dsprites.load(config.data_source)
     # uint8 batches, copied to the devices in the prefetch thread: a quarter
     # of the bytes, and the main thread only dispatches train steps.
+    replicas = num_replicas(config)
+    data_seed = (config.data_seed if replicas == 1
+                 else tuple(config.data_seed + i for i in range(replicas)))
     batches = pipeline.ShuffledBatches(data.imgs, batch_size=config.batch_size,
-                                       seed=config.data_seed, start_step=start,
+                                       seed=data_seed, start_step=start,
                                        shard=parallel.process_shard(), dtype=np.uint8,
                                        steps_per_item=per_call,
                                        transform=lambda rows: parallel.global_batch(
-                                           rows, mesh, stacked=per_call > 1))
+                                           rows, mesh, stacked=per_call > 1,
+                                           replicas=replicas > 1))
     writer = MetricWriter(workdir) if lead else None
     pending: list[dict] = []
     last_saved = restored[0] if restored else None
@@ -398,30 +475,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         """Checks pending losses are finite, logs their mean."""
         if not pending:
             return
-        # name -> (steps in the window, ...): with per_call > 1 each call's
-        # metrics already have a leading axis of its steps.
-        host = {name: v.reshape((-1,) + v.shape[2:]) if per_call > 1 else v
-                for name, v in jax.device_get(_stack_metrics(pending)).items()}
-        steps = len(host["loss"])
+        host = _window_metrics(jax.device_get(_stack_metrics(pending)), per_call=per_call,
+                               replicated=replicas > 1)
+        steps = host["loss"].shape[1]
         first_step = step - steps + 1
         checked = [name for name in ("loss", "discriminator_loss") if name in host]
-        bad = ~np.stack([np.isfinite(host[name]) for name in checked])  # (names, steps)
+        bad = ~np.stack([np.isfinite(host[name]) for name in checked])  # (names, N, steps)
         if bad.any():
-            i = int(np.flatnonzero(bad.any(axis=0))[0])
-            name = checked[int(np.argmax(bad[:, i]))]
+            i = int(np.flatnonzero(bad.any(axis=(0, 1)))[0])
+            name_i, replica = (int(a) for a in np.argwhere(bad[:, :, i])[0])
+            name = checked[name_i]
+            where = f" in replica {replica}" if replicas > 1 else ""
             kept = (f"the last good checkpoint (step {last_saved}) is kept in "
                     f"{ckpts.directory}" if last_saved is not None
                     else "no checkpoint had been saved")
             raise NonFiniteLossError(
-                f"{name} is {host[name][i]} at step {first_step + i} (counting from 1); "
-                f"stopping, {kept}")
-        mean = {name: np.mean(v, axis=0) for name, v in host.items()}
-        mean["steps_per_second"] = steps / max(time.perf_counter() - window_start[0], 1e-9)
-        if writer is not None:
-            writer.write(step, mean)
+                f"{name} is {host[name][replica, i]}{where} at step {first_step + i} "
+                f"(counting from 1); stopping, {kept}")
+        rate = steps / max(time.perf_counter() - window_start[0], 1e-9)
+        means = [{name: np.mean(v[r], axis=0) for name, v in host.items()}
+                 for r in range(replicas)]
+        for r, mean in enumerate(means):
+            mean["steps_per_second"] = rate
+            if writer is not None:
+                writer.write(step, mean, replica=r if replicas > 1 else None)
         # shown at the bar's next timed refresh: no terminal write per log window
-        bar.set_postfix(loss=f"{mean['loss']:.2f}", steps_per_s=f"{mean['steps_per_second']:.1f}",
-                        refresh=False)
+        loss = np.mean([m["loss"] for m in means])
+        bar.set_postfix(loss=f"{loss:.2f}", steps_per_s=f"{rate:.1f}", refresh=False)
         pending.clear()
         window_start[0] = time.perf_counter()
 

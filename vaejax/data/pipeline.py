@@ -34,7 +34,10 @@ class ShuffledBatches:
     Args:
       images: uint8 (N, 64, 64) array (a memory map is fine).
       batch_size: examples per batch.
-      seed: shuffling seed.
+      seed: shuffling seed; or a sequence of N seeds, one data order each:
+        every batch then stacks the N batches on a new leading axis,
+        (N, [steps_per_item,] B / count, 64, 64, 1) (the batches of a
+        replicated run).
       start_step: the first step to yield.
       prefetch: batches prepared ahead in a background thread (0: none).
       shard: (index, count): yield only rows ``[index * B / count, (index + 1)
@@ -77,6 +80,10 @@ class ShuffledBatches:
         self.images = images
         self.batch_size = batch_size
         self.seed = seed
+        self._stacked = not isinstance(seed, (int, np.integer))
+        self._seeds = tuple(int(s) for s in seed) if self._stacked else (int(seed),)
+        if not self._seeds:
+            raise ValueError("seed must be an integer or a non-empty sequence of integers")
         self.step = start_step  # the next step to yield
         self._prefetch = prefetch
         self._perm_cache: dict[int, np.ndarray] = {}
@@ -84,37 +91,45 @@ class ShuffledBatches:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def permutation(self, epoch: int) -> np.ndarray:
-        """The example order of one epoch, (N,) int64."""
-        if epoch not in self._perm_cache:
-            if len(self._perm_cache) > 2:
+    def permutation(self, epoch: int, replica: int = 0) -> np.ndarray:
+        """The example order of one epoch (of the ``replica``-th seed), (N,) int64."""
+        cache_key = (epoch, replica)
+        if cache_key not in self._perm_cache:
+            if len(self._perm_cache) > 2 * len(self._seeds):
                 self._perm_cache.pop(min(self._perm_cache))
-            rng = np.random.default_rng([self.seed, epoch])
-            self._perm_cache[epoch] = rng.permutation(len(self.images))
-        return self._perm_cache[epoch]
+            rng = np.random.default_rng([self._seeds[replica], epoch])
+            self._perm_cache[cache_key] = rng.permutation(len(self.images))
+        return self._perm_cache[cache_key]
 
-    def indices(self, step: int) -> np.ndarray:
-        """Example indices of batch ``step``, (B,) int64."""
+    def indices(self, step: int, replica: int = 0) -> np.ndarray:
+        """Example indices of batch ``step`` (of the ``replica``-th seed), (B,) int64."""
         n = len(self.images)
         positions = step * self.batch_size + np.arange(self.batch_size)
         epochs, offsets = np.divmod(positions, n)
         out = np.empty(self.batch_size, np.int64)
         for epoch in np.unique(epochs):
             sel = epochs == epoch
-            out[sel] = self.permutation(int(epoch))[offsets[sel]]
+            out[sel] = self.permutation(int(epoch), replica)[offsets[sel]]
         return out
 
-    def batch(self, step: int) -> np.ndarray:
-        """This shard's rows of batch ``step``, (B / count, 64, 64, 1) of ``dtype``
-        (before ``transform``)."""
+    def batch(self, step: int, replica: int = 0) -> np.ndarray:
+        """This shard's rows of batch ``step`` (of the ``replica``-th seed),
+        (B / count, 64, 64, 1) of ``dtype`` (before ``transform``)."""
         index, count = self.shard
         rows = self.batch_size // count
-        imgs = _take_rows(self.images, self.indices(step)[index * rows:(index + 1) * rows])
+        picked = self.indices(step, replica)[index * rows:(index + 1) * rows]
+        imgs = _take_rows(self.images, picked)
         return to_float(imgs) if self.dtype == np.float32 else imgs[..., None]
 
     def _prepared(self, step: int):
         k = self.steps_per_item
-        out = self.batch(step) if k == 1 else np.stack([self.batch(step + i) for i in range(k)])
+
+        def one(replica):
+            if k == 1:
+                return self.batch(step, replica)
+            return np.stack([self.batch(step + i, replica) for i in range(k)])
+
+        out = np.stack([one(r) for r in range(len(self._seeds))]) if self._stacked else one(0)
         return out if self.transform is None else self.transform(out)
 
     def __iter__(self):

@@ -1,7 +1,8 @@
 """Evaluates a training workdir: pictures and every disentanglement metric.
 
 Reads only what training wrote (``config.json`` and the Orbax checkpoints)
-and writes into ``workdir/eval/``: ``reconstructions.png``,
+and writes into ``workdir/eval/`` (``eval/replica_<i>/`` per replica of a
+replicated run, and ``eval/summary.json``): ``reconstructions.png``,
 ``traversals.png``, ``traversals.gif``, ``kl_per_latent.png`` and
 ``metrics.json``.
 """
@@ -42,17 +43,39 @@ SIZES = {
 }
 
 
-def load_model(workdir: str | Path):
-    """The config, model, params and step of a workdir's latest checkpoint."""
+def num_replicas(config) -> int:
+    """Models in a run's checkpoints (``config.replicas``; 1 for configs without it)."""
+    return int(config.get("replicas", 1))
+
+
+def load_model(workdir: str | Path, replica: int | None = None):
+    """The config, model, params and step of a workdir's latest checkpoint.
+
+    For a run of ``config.replicas`` N > 1 models, ``replica`` (0 to N - 1)
+    picks one: its params, and its own single-model config
+    (:func:`vaejax.train.replica_config`). Without it the params keep their
+    leading replica axis (N, ...).
+    """
+    from vaejax import train  # pylint: disable=import-outside-toplevel
+
     workdir = Path(workdir)
     config = checkpoint.load_config(workdir)
+    n = num_replicas(config)
+    if replica is not None and not 0 <= replica < n:
+        raise ValueError(f"replica must lie in [0, {n - 1}] for the {n}-replica run in "
+                         f"{workdir}, got {replica}")
     model = models.from_config(config)
-    template = models.init_params(model, jax.random.key(0))
+    template = jax.eval_shape(lambda: models.init_params(model, jax.random.key(0)))
+    if n > 1:
+        template = jax.tree.map(lambda x: jax.ShapeDtypeStruct((n,) + x.shape, x.dtype), template)
     ckpts = checkpoint.Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
     try:
         step, params = ckpts.restore_params(template)
     finally:
         ckpts.close()
+    if n > 1 and replica is not None:
+        params = jax.tree.map(lambda x: x[replica], params)
+        config = train.replica_config(config, replica)
     return config, model, params, step
 
 
@@ -88,7 +111,8 @@ def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
     results, seconds = {}, {}
     for name, fn in tqdm(metrics.ALL_METRICS.items(), desc="Metrics", disable=not progress):
         start = time.perf_counter()
-        kwargs = dict(SIZES[sizes].get(fn.__name__, {}))
+        # both Higgins protocols at the same sizes
+        kwargs = dict(SIZES[sizes].get(fn.__name__.removesuffix("_dlib"), {}))
         if fn is metrics.dci:
             kwargs["trees"] = dci_trees
         results[name] = fn(rep, data, seed=seed, **kwargs)
@@ -98,8 +122,14 @@ def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
 
 def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
              data_source: str | None = None, progress: bool = True,
-             dci_trees: str = "sklearn") -> dict:
+             dci_trees: str = "sklearn", replica: int | None = None) -> dict:
     """Writes the pictures and ``metrics.json`` for ``workdir``; returns the metrics dict.
+
+    For a run of N > 1 replicas, evaluates replica ``replica`` into
+    ``eval/replica_<i>/``, or with None every replica, each into its own
+    directory, plus ``eval/summary.json`` (each metric's per-replica
+    values, mean and std); it then returns that summary. A one-model run
+    writes into ``eval/``.
 
     ``dci_trees``: ``"sklearn"`` (the reference) or ``"lightgbm"`` (much
     faster, approximate; see :func:`vaejax.evaluation.metrics.dci`).
@@ -116,10 +146,47 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     if data_source is None and sizes == "standard":
         data_source = "simulated"
     workdir = Path(workdir)
-    out_dir = workdir / "eval"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config, model, params, step = load_model(workdir)
+    n = num_replicas(checkpoint.load_config(workdir))
     data = GroundTruth(dsprites.load(data_source) if data_source else None)
+    kwargs = dict(seed=seed, sizes=sizes, progress=progress, dci_trees=dci_trees)
+    if n == 1:
+        if replica not in (None, 0):
+            raise ValueError(f"replica must be 0 or None for the one-model run in {workdir}, "
+                             f"got {replica}")
+        return _evaluate_one(workdir, None, workdir / "eval", data, **kwargs)
+    if replica is not None:
+        return _evaluate_one(workdir, replica, workdir / "eval" / f"replica_{replica}", data,
+                             **kwargs)
+    reports = [_evaluate_one(workdir, i, workdir / "eval" / f"replica_{i}", data, **kwargs)
+               for i in range(n)]
+    summary = summarize_replicas(reports)
+    (workdir / "eval" / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _flat_metrics(report: dict) -> dict:
+    return {f"{metric}/{name}": value for metric, values in report["metrics"].items()
+            for name, value in values.items()}
+
+
+def summarize_replicas(reports: list[dict]) -> dict:
+    """Per-replica reports -> ``metrics``: ``"metric/field"`` -> ``values`` (one per
+    replica), ``mean``, ``std``; ``active_latents`` per replica; total ``seconds``."""
+    flat = [_flat_metrics(r) for r in reports]
+    table = {}
+    for key in flat[0]:
+        values = [f[key] for f in flat]
+        table[key] = dict(values=values, mean=float(np.mean(values)), std=float(np.std(values)))
+    return dict(workdir=reports[0]["workdir"], config=reports[0]["config"],
+                step=reports[0]["step"], replicas=len(reports), metrics=table,
+                active_latents=[r["active_latents"] for r in reports],
+                seconds=float(sum(sum(r["seconds"].values()) for r in reports)))
+
+
+def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, seed: int,
+                  sizes: str, progress: bool, dci_trees: str) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config, model, params, step = load_model(workdir, replica=replica)
     rng = np.random.default_rng(seed)
 
     # Reconstructions of random images (decoded from the posterior mean).
@@ -164,7 +231,8 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
 
     results, seconds = run_metrics(representation, data, seed=seed, sizes=sizes,
                                    progress=progress, dci_trees=dci_trees)
-    report = dict(workdir=str(workdir), config=config.name, step=int(step), seed=seed,
+    report = dict(workdir=str(workdir), config=config.name, step=int(step), replica=replica,
+                  seed=seed,
                   sizes=sizes, dci_trees=dci_trees, metrics=results, seconds=seconds,
                   kl_per_latent=spread.tolist() if logvar is not None else None,
                   active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None,

@@ -27,20 +27,29 @@ def _sample(representation_fn, data, num: int, rng: np.random.Generator):
 
 # --- Higgins et al. 2017 -------------------------------------------------------
 
+HIGGINS_PROTOCOLS = ("paper", "dlib")
+# The classes of each protocol (names of vaejax.data.factors.FACTOR_NAMES): the
+# paper's caption lists four independent factors; disentanglement_lib's
+# dsprites_full adds shape.
+HIGGINS_CLASSES = dict(paper=("scale", "orientation", "posX", "posY"),
+                       dlib=("shape", "scale", "orientation", "posX", "posY"))
+
+
 def higgins_features(representation_fn, data, num_points: int, rng: np.random.Generator, *,
-                     batch_size: int = 64):
+                     batch_size: int = 64, factors=None):
     """Training points of the beta-VAE metric.
 
-    For each point: a factor k drawn uniformly among the varying ones, L
-    pairs of factor vectors sharing factor k, the mean over pairs of
-    |z1 - z2|. Returns features (num_points, D) and labels (num_points,)
-    (indices into ``data.varying_factors``).
+    For each point: a factor k drawn uniformly among ``factors`` (column
+    indices of the factor classes; default the varying ones), L =
+    ``batch_size`` pairs of factor vectors sharing factor k (its value
+    drawn per pair), the mean over pairs of |z1 - z2|. Returns features
+    (num_points, D) and labels (num_points,) (indices into ``factors``).
     """
-    varying = np.asarray(data.varying_factors)
-    labels = rng.integers(len(varying), size=num_points)
+    candidates = np.asarray(data.varying_factors if factors is None else factors)
+    labels = rng.integers(len(candidates), size=num_points)
     first = data.sample_factors(num_points * batch_size, rng)
     second = data.sample_factors(num_points * batch_size, rng)
-    fixed = np.repeat(varying[labels], batch_size)
+    fixed = np.repeat(candidates[labels], batch_size)
     rows = np.arange(len(second))
     second[rows, fixed] = first[rows, fixed]
     z1 = encode(representation_fn, data, first)
@@ -49,35 +58,180 @@ def higgins_features(representation_fn, data, num_points: int, rng: np.random.Ge
     return features, labels
 
 
-def higgins_metric(representation_fn, data, *, seed: int, num_train: int = 10_000,
-                   num_eval: int = 5_000, batch_size: int = 64,
-                   standardize: bool = False) -> dict:
-    """The beta-VAE disentanglement metric (Higgins et al. 2017).
+def fit_softmax_classifier(x, y, num_classes: int, *, seed: int = 0,
+                           learning_rate: float = 1e-2, batch_size: int = 256,
+                           max_steps: int = 20_000, check_every: int = 500,
+                           tolerance: float = 1e-4):
+    """A linear softmax classifier fitted with Adagrad, as the paper's metric (JAX, jitted).
 
-    A logistic regression (L2, C = 1, lbfgs run to convergence: up to 2,000
-    iterations, where disentanglement_lib stops at scikit-learn's 100)
-    predicts the fixed factor from the mean absolute code difference, on
-    unscaled features by default. ``standardize=True`` scales them to zero
-    mean and unit variance first. Measured against the paper's column
-    (README, "The Higgins metric's classifier"), the unscaled default came
-    closer overall; standardising lifts the untrained encoder (55.8 % against
-    the paper's 44.1 %).
+    x: (N, D) float features, y: (N,) int labels in [0, num_classes).
+    Mini-batch Adagrad (``optax.adagrad``; ``batch_size`` points drawn with
+    replacement per step, all N when N is smaller) on the mean
+    cross-entropy, no penalty, from small random weights; ``seed`` draws
+    the weights and the batches. Stopping rule: every ``check_every`` steps
+    the loss on all N points is compared with its value at the previous
+    check; training stops when it fell by less than ``tolerance``
+    (relative), or after ``max_steps`` steps. A step costs the same for any
+    N (raw pixels, D = 4,096, at 2,000 points: ~1 ms against ~9 ms for a
+    full batch on a 2-core CPU).
+
+    Adagrad moves a weight by at most ~2 * learning_rate * sqrt(steps) (~2.8
+    at 20,000 steps): where an unpenalised fit needs larger weights (nearly
+    separable classes, small feature scales) this classifier stops short of
+    it, an implicit penalty of the paper's recipe.
+
+    Returns ``(weights (D, C), bias (C,), steps run)``; predict with
+    :func:`softmax_predict`.
+    """
+    import jax  # pylint: disable=import-outside-toplevel
+
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y, np.int32)
+    if x.ndim != 2 or y.shape != (len(x),):
+        raise ValueError(f"expected features (N, D) and labels (N,), got {x.shape} and {y.shape}")
+    weights, bias, steps = _fit_softmax(jax.numpy.asarray(x), jax.numpy.asarray(y),
+                                        jax.random.key(seed), num_classes=num_classes,
+                                        learning_rate=learning_rate,
+                                        batch_size=min(batch_size, len(x)),
+                                        max_steps=max_steps, check_every=check_every,
+                                        tolerance=tolerance)
+    return np.asarray(weights), np.asarray(bias), int(steps)
+
+
+def softmax_predict(weights, bias, x) -> np.ndarray:
+    """Predicted classes (N,) of a :func:`fit_softmax_classifier` model."""
+    return np.argmax(np.asarray(x, np.float32) @ weights + bias, axis=1)
+
+
+def _make_fit_softmax():
+    import functools  # pylint: disable=import-outside-toplevel
+
+    import jax  # pylint: disable=import-outside-toplevel
+    import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+    import optax  # pylint: disable=import-outside-toplevel
+
+    @functools.partial(jax.jit, static_argnames=("num_classes", "learning_rate", "batch_size",
+                                                 "max_steps", "check_every", "tolerance"))
+    def fit(x, y, key, *, num_classes, learning_rate, batch_size, max_steps, check_every,
+            tolerance):
+        init_key, batch_key = jax.random.split(key)
+        params = dict(w=0.01 * jax.random.normal(init_key, (x.shape[1], num_classes)),
+                      b=jnp.zeros(num_classes))
+        tx = optax.adagrad(learning_rate)
+        full = batch_size == x.shape[0]
+
+        def loss(p, xs=x, ys=y):
+            logits = xs @ p["w"] + p["b"]
+            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, ys))
+
+        def step(i, carry):
+            p, opt = carry
+            if full:
+                grads = jax.grad(loss)(p)
+            else:
+                rows = jax.random.randint(jax.random.fold_in(batch_key, i), (batch_size,), 0,
+                                          x.shape[0])
+                grads = jax.grad(loss)(p, x[rows], y[rows])
+            updates, opt = tx.update(grads, opt, p)
+            return optax.apply_updates(p, updates), opt
+
+        def block(carry):
+            p, opt, steps, _, current = carry
+            p, opt = jax.lax.fori_loop(steps, steps + check_every, step, (p, opt))
+            return p, opt, steps + check_every, current, loss(p)
+
+        def keep_going(carry):
+            _, _, steps, previous, current = carry
+            improving = previous - current > tolerance * jnp.abs(previous)
+            return (steps < max_steps) & ((steps == 0) | improving)
+
+        start = loss(params)
+        p, _, steps, _, _ = jax.lax.while_loop(
+            keep_going, block, (params, tx.init(params), jnp.int32(0), start, start))
+        return p["w"], p["b"], steps
+
+    return fit
+
+
+_FIT_SOFTMAX = []
+
+
+def _fit_softmax(*args, **kwargs):
+    if not _FIT_SOFTMAX:  # JAX is imported only when the paper's classifier is first used
+        _FIT_SOFTMAX.append(_make_fit_softmax())
+    return _FIT_SOFTMAX[0](*args, **kwargs)
+
+
+def higgins_metric(representation_fn, data, *, seed: int, protocol: str = "paper",
+                   num_train: int = 10_000, num_eval: int = 5_000, batch_size: int = 64,
+                   standardize: bool = False) -> dict:
+    """The beta-VAE disentanglement metric (Higgins et al. 2017), under one of two protocols.
+
+    Both draw, per point, the fixed factor uniformly among the protocol's
+    classes and L = ``batch_size`` pairs sharing its value (drawn per pair),
+    and classify the mean |z1 - z2| of the codes (for a VAE, the posterior
+    mean); the score is the held-out accuracy on ``num_eval`` points.
+
+    * ``"paper"`` (default: the metric as the paper that defines it
+      describes it, and the protocol of the table this project reproduces):
+      classes scale, orientation, posX, posY (chance 25 %; shape varies in
+      the images but is never a class), a linear softmax classifier trained
+      with Adagrad 1e-2 (:func:`fit_softmax_classifier`: batches of 256,
+      until the training loss improves by less than 1e-4 relative over 500
+      steps, at most 20,000 steps).
+    * ``"dlib"``: disentanglement_lib's ``dsprites_full`` version: classes
+      shape, scale, orientation, posX, posY (chance 20 %), scikit-learn's
+      logistic regression (L2, C = 1, lbfgs run to convergence: up to
+      2,000 iterations, where disentanglement_lib stops at scikit-learn's
+      100).
+
+    ``standardize=True`` scales the features to zero mean and unit variance
+    (from the training points) first; unscaled by default (measured against
+    the paper's column, the unscaled features came closer overall;
+    standardising lifts the untrained encoder).
 
     Returns:
       ``train_accuracy``, ``eval_accuracy``.
     """
+    if protocol not in HIGGINS_PROTOCOLS:
+        raise ValueError(f"protocol must be one of {HIGGINS_PROTOCOLS}, got {protocol!r}")
+    classes = [data.factor_names.index(name) for name in HIGGINS_CLASSES[protocol]]
     rng = np.random.default_rng(seed)
     x_train, y_train = higgins_features(representation_fn, data, num_train, rng,
-                                        batch_size=batch_size)
+                                        batch_size=batch_size, factors=classes)
     x_eval, y_eval = higgins_features(representation_fn, data, num_eval, rng,
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, factors=classes)
     if standardize:
         scaler = preprocessing.StandardScaler().fit(x_train)
         x_train, x_eval = scaler.transform(x_train), scaler.transform(x_eval)
+    if protocol == "paper":
+        weights, bias, _ = fit_softmax_classifier(x_train, y_train, len(classes), seed=seed)
+        return dict(train_accuracy=float(np.mean(softmax_predict(weights, bias, x_train) == y_train)),
+                    eval_accuracy=float(np.mean(softmax_predict(weights, bias, x_eval) == y_eval)))
     model = linear_model.LogisticRegression(max_iter=2000, random_state=seed)
     model.fit(x_train, y_train)
     return dict(train_accuracy=float(model.score(x_train, y_train)),
                 eval_accuracy=float(model.score(x_eval, y_eval)))
+
+
+def higgins_metric_dlib(representation_fn, data, **kwargs) -> dict:
+    """:func:`higgins_metric` under disentanglement_lib's protocol (``protocol="dlib"``)."""
+    return higgins_metric(representation_fn, data, protocol="dlib", **kwargs)
+
+
+def paper_score(scores) -> dict:
+    """The paper's summary of a model's metric scores: the bottom half dropped.
+
+    scores: any array of scores (e.g. replicas x classifier seeds); the
+    lower ``floor(n / 2)`` are discarded and the rest summarised. Returns
+    ``mean``, ``std`` (population std of the kept scores) and ``n`` (how
+    many were kept).
+    """
+    values = np.sort(np.asarray(scores, np.float64).ravel())
+    if values.size == 0:
+        raise ValueError("paper_score needs at least one score")
+    kept = values[values.size // 2:]
+    return dict(mean=float(kept.mean()), std=float(kept.std()), n=int(kept.size))
 
 
 # --- FactorVAE (Kim & Mnih 2018) ----------------------------------------------
@@ -359,5 +513,6 @@ def sap_from_scores(scores: np.ndarray) -> float:
     return float(np.mean(_top_two_gap(scores)))
 
 
-ALL_METRICS = dict(higgins=higgins_metric, factor_vae=factor_vae_metric, mig=mig, dci=dci,
-                   sap=sap, modularity_explicitness=modularity_explicitness)
+ALL_METRICS = dict(higgins=higgins_metric, higgins_dlib=higgins_metric_dlib,
+                   factor_vae=factor_vae_metric, mig=mig, dci=dci, sap=sap,
+                   modularity_explicitness=modularity_explicitness)
