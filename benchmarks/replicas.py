@@ -1,12 +1,13 @@
 """Replicas as one program: model-steps/s of N vmapped models against one model.
 
     python benchmarks/replicas.py [--architectures fc conv] [--replicas 1 2 4 8]
-                                  [--batch-size 64] [--rounds 5] [--steps 10]
+                                  [--layouts auto] [--batch-size 64] [--rounds 5] [--steps 10]
 
 For each model (the FC beta-VAE of Higgins et al., Adagrad 1e-2, and the
 standard conv one, Adam 1e-4) and replica count N, the train step of
-``config.replicas = N`` (one jit-compiled step, vmapped over the train
-state) is compiled, warmed up and timed in ``--rounds`` interleaved rounds
+``config.replicas = N`` (one jit-compiled step; ``--layouts``: vmapped
+over the train state, mapped with ``lax.map``, or ``auto``, see
+``vaejax.train.replica_layout``) is compiled, warmed up and timed in ``--rounds`` interleaved rounds
 of ``--steps`` steps on random binary batches (N, B, 64, 64, 1). Printed:
 the median steps/s, model-steps/s (N x steps/s) and its ratio to N = 1,
 which is also what one model run N times, one after another, gives.
@@ -32,10 +33,11 @@ from experiments import beta_vae  # noqa: E402
 from vaejax import memory, models, train  # noqa: E402
 
 
-def _config(architecture: str, replicas: int, batch_size: int):
+def _config(architecture: str, replicas: int, batch_size: int, layout: str = "auto"):
     config = beta_vae.get_config("conv" if architecture == "conv" else None)
     config.batch_size = batch_size
     config.replicas = replicas
+    config.replica_layout = layout
     return config
 
 
@@ -58,9 +60,10 @@ def _runner(config):
     return run
 
 
-def measure(architecture: str, replica_counts, batch_size: int, rounds: int, steps: int):
+def measure(architecture: str, replica_counts, batch_size: int, rounds: int, steps: int,
+            layout: str = "auto"):
     """{N: median steps/s}, the counts timed in interleaved rounds."""
-    runners = {n: _runner(_config(architecture, n, batch_size)) for n in replica_counts}
+    runners = {n: _runner(_config(architecture, n, batch_size, layout)) for n in replica_counts}
     for run in runners.values():  # compile and warm up
         run(2)
     times = {n: [] for n in runners}
@@ -77,6 +80,7 @@ def main():
     parser.add_argument("--architectures", nargs="+", default=["fc", "conv"],
                         choices=["fc", "conv"])
     parser.add_argument("--replicas", nargs="+", type=int, default=[1, 2, 4, 8])
+    parser.add_argument("--layouts", nargs="+", default=["auto"], choices=train.REPLICA_LAYOUTS)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
@@ -88,13 +92,16 @@ def main():
           f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
           f"jax {jax.__version__}; batch {args.batch_size} per replica, "
           f"{args.rounds} rounds x {args.steps} steps, median")
-    print("| model | replicas | steps/s | model-steps/s | vs one model |")
-    print("|---|---|---|---|---|")
+    print("| model | layout | replicas | steps/s | model-steps/s | vs one model |")
+    print("|---|---|---|---|---|---|")
     for architecture in args.architectures:
-        rates = measure(architecture, counts, args.batch_size, args.rounds, args.steps)
-        for n in counts:
-            print(f"| {architecture} | {n} | {rates[n]:.2f} | {n * rates[n]:.2f} | "
-                  f"{n * rates[n] / rates[1]:.2f}x |", flush=True)
+        for layout in args.layouts:
+            rates = measure(architecture, counts, args.batch_size, args.rounds, args.steps,
+                            layout)
+            resolved = train.replica_layout(_config(architecture, 2, args.batch_size, layout))
+            for n in counts:
+                print(f"| {architecture} | {resolved if n > 1 else '-'} | {n} | {rates[n]:.2f} | "
+                      f"{n * rates[n]:.2f} | {n * rates[n] / rates[1]:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

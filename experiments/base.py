@@ -47,6 +47,8 @@ def base_config() -> ml_collections.ConfigDict:
     # Independent models trained side by side in one compiled step (vmap):
     # replica i has seed seed + i and data order data_seed + i.
     c.replicas = 1
+    # auto | vmap | map: how the step runs the replicas (vaejax.train.replica_layout)
+    c.replica_layout = "auto"
     return c
 
 

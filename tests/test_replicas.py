@@ -87,9 +87,10 @@ def _run_steps(config, batches):
                                   "beta_vae_capacity:smoke", "autoencoder:smoke",
                                   "denoising_autoencoder:smoke"])
 @pytest.mark.parametrize("steps_per_dispatch", [1, 3])
-def test_every_objective_trains_replicas_as_separate_models(spec, steps_per_dispatch):
+@pytest.mark.parametrize("layout", ["vmap", "map"])
+def test_every_objective_trains_replicas_as_separate_models(spec, steps_per_dispatch, layout):
     config = get_config(spec, replicas=2, optimizer="sgd", learning_rate=1e-4,
-                        steps_per_dispatch=steps_per_dispatch)
+                        steps_per_dispatch=steps_per_dispatch, replica_layout=layout)
     rng = np.random.default_rng(0)
     calls = 6 // steps_per_dispatch
     shape = (2,) + ((steps_per_dispatch,) if steps_per_dispatch > 1 else ()) + (16, 64, 64, 1)
@@ -104,6 +105,8 @@ def test_every_objective_trains_replicas_as_separate_models(spec, steps_per_disp
         for got, want in zip(_leaves(state), _leaves(single)):
             if got.ndim == want.ndim:  # the shared step
                 np.testing.assert_array_equal(got, want)
+            elif layout == "map":  # each replica runs the single model's own program
+                np.testing.assert_array_equal(got[i], want)
             else:
                 np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(metrics["loss"][i], single_metrics["loss"], rtol=1e-5)
@@ -150,6 +153,16 @@ def test_nan_in_one_replica_names_it_and_keeps_the_checkpoint(tmp_path, monkeypa
                        match=r"loss is nan in replica 1 at step 13 .*step 10\)"):
         train.train_and_evaluate(config, tmp_path, progress=False)
     assert checkpoint.Checkpoints(tmp_path / "checkpoints").steps() == [10]
+
+
+def test_replica_layout_is_checked_and_resolved():
+    with pytest.raises(ValueError, match="config.replica_layout must be one of"):
+        train.validate_config(get_config("vae:smoke", replica_layout="pmap"))
+    assert train.replica_layout(get_config("vae:smoke")) == "vmap"
+    conv = get_config("beta_vae:conv,smoke")
+    assert train.replica_layout(conv) == ("map" if jax.default_backend() == "cpu" else "vmap")
+    conv.replica_layout = "vmap"
+    assert train.replica_layout(conv) == "vmap"
 
 
 def test_replicas_must_be_a_positive_integer():
