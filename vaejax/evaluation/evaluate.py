@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from vaejax import checkpoint, losses, models
+from vaejax import checkpoint, losses, models, train
 from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import baselines, codes, metrics, visualize
 
@@ -43,11 +43,6 @@ SIZES = {
 }
 
 
-def num_replicas(config) -> int:
-    """Models in a run's checkpoints (``config.replicas``; 1 for configs without it)."""
-    return int(config.get("replicas", 1))
-
-
 def load_model(workdir: str | Path, replica: int | None = None):
     """The config, model, params and step of a workdir's latest checkpoint.
 
@@ -56,11 +51,9 @@ def load_model(workdir: str | Path, replica: int | None = None):
     (:func:`vaejax.train.replica_config`). Without it the params keep their
     leading replica axis (N, ...).
     """
-    from vaejax import train  # pylint: disable=import-outside-toplevel
-
     workdir = Path(workdir)
     config = checkpoint.load_config(workdir)
-    n = num_replicas(config)
+    n = train.num_replicas(config)
     if replica is not None and not 0 <= replica < n:
         raise ValueError(f"replica must lie in [0, {n - 1}] for the {n}-replica run in "
                          f"{workdir}, got {replica}")
@@ -146,7 +139,7 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     if data_source is None and sizes == "standard":
         data_source = "simulated"
     workdir = Path(workdir)
-    n = num_replicas(checkpoint.load_config(workdir))
+    n = train.num_replicas(checkpoint.load_config(workdir))
     data = GroundTruth(dsprites.load(data_source) if data_source else None)
     kwargs = dict(seed=seed, sizes=sizes, progress=progress, dci_trees=dci_trees)
     if n == 1:

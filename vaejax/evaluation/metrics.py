@@ -13,6 +13,8 @@ image once across metrics.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from sklearn import ensemble, linear_model, metrics as skmetrics, preprocessing, svm
 
@@ -89,12 +91,11 @@ def fit_softmax_classifier(x, y, num_classes: int, *, seed: int = 0,
     y = np.asarray(y, np.int32)
     if x.ndim != 2 or y.shape != (len(x),):
         raise ValueError(f"expected features (N, D) and labels (N,), got {x.shape} and {y.shape}")
-    weights, bias, steps = _fit_softmax(jax.numpy.asarray(x), jax.numpy.asarray(y),
-                                        jax.random.key(seed), num_classes=num_classes,
-                                        learning_rate=learning_rate,
-                                        batch_size=min(batch_size, len(x)),
-                                        max_steps=max_steps, check_every=check_every,
-                                        tolerance=tolerance)
+    fit = _make_fit_softmax()
+    weights, bias, steps = fit(jax.numpy.asarray(x), jax.numpy.asarray(y), jax.random.key(seed),
+                               num_classes=num_classes, learning_rate=learning_rate,
+                               batch_size=min(batch_size, len(x)), max_steps=max_steps,
+                               check_every=check_every, tolerance=tolerance)
     return np.asarray(weights), np.asarray(bias), int(steps)
 
 
@@ -103,9 +104,9 @@ def softmax_predict(weights, bias, x) -> np.ndarray:
     return np.argmax(np.asarray(x, np.float32) @ weights + bias, axis=1)
 
 
+@functools.cache
 def _make_fit_softmax():
-    import functools  # pylint: disable=import-outside-toplevel
-
+    """The jitted fit, built (and JAX imported) when the paper's classifier is first used."""
     import jax  # pylint: disable=import-outside-toplevel
     import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
     import optax  # pylint: disable=import-outside-toplevel
@@ -151,15 +152,6 @@ def _make_fit_softmax():
         return p["w"], p["b"], steps
 
     return fit
-
-
-_FIT_SOFTMAX = []
-
-
-def _fit_softmax(*args, **kwargs):
-    if not _FIT_SOFTMAX:  # JAX is imported only when the paper's classifier is first used
-        _FIT_SOFTMAX.append(_make_fit_softmax())
-    return _FIT_SOFTMAX[0](*args, **kwargs)
 
 
 def higgins_metric(representation_fn, data, *, seed: int, protocol: str = "paper",
