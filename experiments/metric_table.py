@@ -179,7 +179,7 @@ def plot_table(rows: dict, path: Path) -> None:
     ax.set_xticks(x, names, rotation=20, ha="right")
     ax.set_ylabel("Higgins metric accuracy (%)")
     ax.set_ylim(0, 105)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
