@@ -121,10 +121,8 @@ def _per_example(fn):
     """``fn`` with a vmap rule that runs it once per mapped example and stacks the results.
 
     vmap's own rules turn a batch of kernels into batched matrix products and
-    grouped convolutions, which XLA:CPU runs slower than the separate
-    products of the forms below (the replicas of a vmapped train step: 2x
-    slower at 4 replicas); this keeps each replica's products exactly those
-    of a single model.
+    grouped convolutions; this keeps each replica's products exactly those
+    of a single model (measured speed: docs/replicas.md).
     """
     fn = jax.custom_batching.custom_vmap(fn)
 
