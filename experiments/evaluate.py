@@ -12,6 +12,7 @@ import json
 
 from absl import app, flags, logging
 
+from experiments import cli
 from vaejax import memory
 from vaejax.evaluation import evaluate, metrics
 
@@ -44,4 +45,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(cli.reports_errors(main))

@@ -29,7 +29,9 @@ import jax
 import numpy as np
 from ml_collections import config_flags
 
+from experiments import cli
 from vaejax import memory, models, train
+from vaejax import workdir as workdir_lib
 from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import baselines, codes, evaluate, metrics
 
@@ -219,10 +221,11 @@ def main(argv):
     cfg = _CONFIG.value
     root = Path(_WORKDIR.value)
     root.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    scores = score_rows(cfg, root, progress=True)
-    print(write_outputs(root, scores, cfg, time.perf_counter() - start))
+    with workdir_lib.lock(root):
+        start = time.perf_counter()
+        scores = score_rows(cfg, root, progress=True)
+        print(write_outputs(root, scores, cfg, time.perf_counter() - start))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(cli.reports_errors(main))

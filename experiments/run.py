@@ -17,6 +17,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from experiments import cli
 from vaejax import memory, parallel, train
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -50,4 +51,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(cli.reports_errors(main))

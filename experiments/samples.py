@@ -7,6 +7,7 @@ from absl import app, flags
 import numpy as np
 from PIL import Image
 
+from experiments import cli
 from vaejax import data
 from vaejax.evaluation import visualize
 
@@ -32,4 +33,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(cli.reports_errors(main))

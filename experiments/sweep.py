@@ -17,7 +17,9 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from experiments import cli
 from vaejax import memory, parallel, train
+from vaejax import workdir as workdir_lib
 
 
 def _define_flags():
@@ -67,9 +69,10 @@ def main(argv):
     config = fl.config
     betas = fl.betas or [config.beta]
     workdir = fl.workdir or "runs/sweep_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", config.name)
-    run_sweep(config, workdir, betas, fl.seeds)
+    with workdir_lib.lock(workdir):
+        run_sweep(config, workdir, betas, fl.seeds)
 
 
 if __name__ == "__main__":
     _define_flags()
-    app.run(main)
+    app.run(cli.reports_errors(main))

@@ -128,9 +128,9 @@ def test_tfds_random_mock_images_are_rejected():
 
 
 def test_unknown_source():
-    with pytest.raises(ValueError, match="Unknown dSprites source 'npz'"):
+    with pytest.raises(ValueError, match="unknown dSprites source 'npz'"):
         data.load("npz")
-    with pytest.raises(ValueError, match="Unknown dSprites source 'png:x'"):
+    with pytest.raises(ValueError, match="unknown dSprites source 'png:x'"):
         data.load("png:x")
 
 

@@ -134,8 +134,10 @@ def test_stop_and_resume_of_replicas_is_bit_identical(tmp_path):
 def test_a_changed_replica_count_names_the_shape(tmp_path):
     train.train_and_evaluate(get_config("vae:smoke", replicas=2, num_steps=10), tmp_path,
                              progress=False)
-    with pytest.raises(checkpoint.CheckpointError, match=r"of shape \(2, .*expects \("):
+    with pytest.raises(checkpoint.CheckpointError, match=r"replicas 2 -> 3"):
         train.train_and_evaluate(get_config("vae:smoke", replicas=3), tmp_path, progress=False)
+    with pytest.raises(checkpoint.CheckpointError, match=r"of shape \(2, .*expects \("):
+        train.load_state(tmp_path, get_config("vae:smoke", replicas=3))
 
 
 def test_nan_in_one_replica_names_it_and_keeps_the_checkpoint(tmp_path, monkeypatch):

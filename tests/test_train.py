@@ -259,8 +259,10 @@ def test_restore_into_another_architecture_names_the_mismatch(tmp_path):
     train.train_and_evaluate(config, tmp_path, progress=False)
     other = get_config("vae:smoke")
     other.architecture = "conv"
-    with pytest.raises(checkpoint.CheckpointError, match="another architecture|shape"):
+    with pytest.raises(checkpoint.CheckpointError, match="architecture 'fc' -> 'conv'"):
         train.train_and_evaluate(other, tmp_path, progress=False)
+    with pytest.raises(checkpoint.CheckpointError, match="another architecture|shape"):
+        train.load_state(tmp_path, other)
     wider = get_config("vae:smoke")
     wider.latents = 12
     with pytest.raises(checkpoint.CheckpointError, match=r"'decoder/Dense_0/kernel' of shape \(10, 1200\).*\(12, 1200\)"):
@@ -380,3 +382,14 @@ def test_stack_metrics_stacks_each_metric_over_calls():
     scanned = [dict(loss=jnp.arange(2.0) + 2 * i) for i in range(3)]
     np.testing.assert_array_equal(
         jax.device_get(train._stack_metrics(scanned))["loss"].reshape(-1), np.arange(6.0))  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("arg", ["", "conv", "cpu", "conv,cpu", "cpu,conv", "conv,cpu,gpu",
+                                 "smoke", "conv,smoke"])
+def test_vae_config_is_beta_one_in_every_variant(arg):
+    c = get_config(f"vae:{arg}")
+    assert c.beta == 1.0 and c.objective == "beta_vae"
+    # the same recipe as beta_vae's but for beta
+    other = get_config(f"beta_vae:{arg}").to_dict()
+    assert {k: v for k, v in c.to_dict().items() if k not in ("beta", "name")} == \
+        {k: v for k, v in other.items() if k not in ("beta", "name")}

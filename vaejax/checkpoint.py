@@ -22,9 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
-
-class CheckpointError(RuntimeError):
-    """No usable checkpoint, or one that does not fit the model."""
+from vaejax.errors import CheckpointError
 
 
 def _path_str(path) -> str:
@@ -38,22 +36,27 @@ def _shapes(tree) -> dict[str, tuple]:
             for path, leaf in leaves}
 
 
-def check_compatible(saved, target, *, step: int) -> None:
-    """Raises CheckpointError naming the first leaf whose presence or shape differs."""
+def check_compatible(saved, target, *, step: int,
+                     written_for: str = "another architecture") -> None:
+    """Raises CheckpointError naming the first leaf whose presence or shape differs.
+
+    ``written_for`` ends the message for a missing or extra leaf (what the
+    checkpoint's difference implies).
+    """
     saved_shapes, target_shapes = _shapes(saved), _shapes(target)
     for name in sorted(set(saved_shapes) | set(target_shapes)):
         if name not in target_shapes:
             raise CheckpointError(
-                f"checkpoint step {step} has '{name}', which the configured model lacks: "
-                "the checkpoint was written for another architecture")
+                f"checkpoint step {step} has '{name}', which the configured run lacks: "
+                f"the checkpoint was written for {written_for}")
         if name not in saved_shapes:
             raise CheckpointError(
-                f"checkpoint step {step} lacks '{name}', which the configured model has: "
-                "the checkpoint was written for another architecture")
+                f"checkpoint step {step} lacks '{name}', which the configured run has: "
+                f"the checkpoint was written for {written_for}")
         if saved_shapes[name] != target_shapes[name]:
             raise CheckpointError(
                 f"checkpoint step {step} has '{name}' of shape {saved_shapes[name]}, the "
-                f"configured model expects {target_shapes[name]}")
+                f"configured run expects {target_shapes[name]}")
 
 
 def save_config(workdir: str | os.PathLike, config) -> None:
@@ -71,7 +74,8 @@ def load_config(workdir: str | os.PathLike):
 
     path = Path(workdir) / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no config.json in workdir {workdir}")
+        raise CheckpointError(f"no config.json in workdir {workdir}: not a workdir that "
+                              "experiments.run has trained in")
     return ml_collections.ConfigDict(json.loads(path.read_text()))
 
 
@@ -106,8 +110,11 @@ class Checkpoints:
                     dict(discriminator=saved.get("discriminator", {}).get("params", {})),
                     dict(discriminator=plain_target.get("discriminator", {}).get("params", {})),
                     step=step)
+            # The rest (optimizer state, key, step): a mismatch, not corruption.
+            check_compatible(saved, plain_target, step=step,
+                             written_for="another optimizer, objective or replica count")
         else:
-            check_compatible(saved, plain_target, step=step)
+            check_compatible(saved, plain_target, step=step, written_for="another structure")
         abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, plain_target)
         restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
         return _rewrap_keys(restored, target)

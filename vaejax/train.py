@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,7 +30,9 @@ from tqdm.auto import tqdm
 
 from vaejax import checkpoint as checkpoint_lib
 from vaejax import losses, models, parallel
+from vaejax import workdir as workdir_lib
 from vaejax.data import corruptions, dsprites, pipeline
+from vaejax.errors import ConfigError, NonFiniteLossError
 
 
 @flax.struct.dataclass
@@ -104,7 +107,7 @@ def replica_config(config: ml_collections.ConfigDict, replica: int) -> ml_collec
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
-    """Raises ValueError naming the first field with a bad value."""
+    """Raises ConfigError (a ValueError) naming the first field with a bad value."""
     choices = dict(objective=OBJECTIVES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
                    optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES,
                    replica_layout=REPLICA_LAYOUTS,
@@ -113,44 +116,44 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     for field, allowed in choices.items():
         value = config.get(field, OPTIONAL_FIELDS.get(field))
         if value not in allowed:
-            raise ValueError(f"config.{field} must be one of {allowed}, got {value!r}")
+            raise ConfigError(f"config.{field} must be one of {allowed}, got {value!r}")
     if not isinstance(_option(config, "shard_params"), bool):
-        raise ValueError(f"config.shard_params must be True or False, got {config.shard_params!r}")
+        raise ConfigError(f"config.shard_params must be True or False, got {config.shard_params!r}")
     for field in ("batch_size", "num_steps", "latents", "log_every", "checkpoint_every",
                   "keep_checkpoints"):
         if int(config[field]) <= 0:
-            raise ValueError(f"config.{field} must be positive, got {config[field]}")
+            raise ConfigError(f"config.{field} must be positive, got {config[field]}")
     replicas = num_replicas(config)
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas <= 0:
-        raise ValueError(f"config.replicas must be a positive integer, got {replicas!r}")
+        raise ConfigError(f"config.replicas must be a positive integer, got {replicas!r}")
     per_call = _option(config, "steps_per_dispatch")
     if not isinstance(per_call, int) or per_call <= 0:
-        raise ValueError(f"config.steps_per_dispatch must be a positive integer, got {per_call!r}")
+        raise ConfigError(f"config.steps_per_dispatch must be a positive integer, got {per_call!r}")
     for field in ("num_steps", "log_every", "checkpoint_every"):
         if config[field] % per_call:
-            raise ValueError(f"config.{field} ({config[field]}) must be a multiple of "
+            raise ConfigError(f"config.{field} ({config[field]}) must be a multiple of "
                              f"config.steps_per_dispatch ({per_call})")
     if config.objective == "beta_tcvae" and not (
             config.batch_size >= 2 and config.get("dataset_size", 0) >= config.batch_size):
-        raise ValueError("the beta_tcvae objective needs config.batch_size >= 2 and "
+        raise ConfigError("the beta_tcvae objective needs config.batch_size >= 2 and "
                          "config.dataset_size (the training set's size) >= the batch size, got "
                          f"{config.batch_size} and {config.get('dataset_size')}")
     if config.objective == "factor_vae":
         if config.batch_size < 2:
-            raise ValueError("the factor_vae objective permutes codes across the batch: "
+            raise ConfigError("the factor_vae objective permutes codes across the batch: "
                              f"config.batch_size must be >= 2, got {config.batch_size}")
         for field in ("discriminator_hidden", "discriminator_layers",
                       "discriminator_learning_rate"):
             if field not in config or not config[field] > 0:
-                raise ValueError(f"the factor_vae objective needs a positive "
+                raise ConfigError(f"the factor_vae objective needs a positive "
                                  f"config.{field}, got {config.get(field)!r}")
     if _option(config, "prior") != "gaussian" and config.objective not in _WITH_PRIOR:
-        raise ValueError(f"config.prior={config.prior!r} is implemented for the objectives "
+        raise ConfigError(f"config.prior={config.prior!r} is implemented for the objectives "
                          f"{_WITH_PRIOR}, got objective {config.objective!r}")
     if config.learning_rate <= 0:
-        raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
+        raise ConfigError(f"config.learning_rate must be positive, got {config.learning_rate}")
     if config.objective != "autoencoder" and config.likelihood != "bernoulli":
-        raise ValueError("the VAE objectives use a Bernoulli decoder: set config.likelihood='bernoulli'")
+        raise ConfigError("the VAE objectives use a Bernoulli decoder: set config.likelihood='bernoulli'")
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -412,10 +415,6 @@ def _drop_metrics_after(path: Path, step: int) -> None:
         path.write_text("".join(l + "\n" for l in kept), encoding="utf-8")
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or Inf."""
-
-
 @jax.jit
 def _stack_metrics(pending: list[dict]) -> dict:
     """Per-call metric dicts -> one dict, each metric stacked on a new leading axis.
@@ -454,11 +453,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
                        progress: bool = True) -> TrainState:
     """Trains per ``config`` in ``workdir``, resuming from its latest checkpoint.
 
-    Returns the final train state.
+    Holds the workdir's lock throughout (``vaejax.workdir.lock``: a second
+    writer gets WorkdirInUseError). A workdir with checkpoints resumes only
+    if ``config`` differs from its ``config.json`` in
+    ``vaejax.workdir.RESUMABLE_FIELDS`` alone (ConfigMismatchError
+    otherwise; nothing is renamed or removed). Returns the final train state.
     """
     validate_config(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    with workdir_lib.lock(workdir):
+        return _train(config, workdir, progress)
+
+
+def _check_resume(config, workdir: Path, ckpts, lead: bool) -> None:
+    """Refuses a config that changes what the workdir's checkpoints mean."""
+    if not ckpts.steps() or not (workdir / "config.json").is_file():
+        return
+    saved = checkpoint_lib.load_config(workdir)
+    accepted = workdir_lib.check_resume(workdir, saved.to_dict(), config.to_dict(),
+                                        OPTIONAL_FIELDS)
+    if accepted and lead:
+        print(f"resuming {workdir} with changed fields: {workdir_lib.describe(accepted)}",
+              file=sys.stderr)
+
+
+def _train(config, workdir: Path, progress: bool) -> TrainState:
 
     mesh = parallel.data_mesh()
     lead = jax.process_index() == 0  # logs, config and progress bar: once
@@ -470,6 +490,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     ckpts = checkpoint_lib.Checkpoints(workdir / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
     try:
+        _check_resume(config, workdir, ckpts, lead)
         restored = ckpts.restore_latest(_state_tree(state))
     except Exception:
         ckpts.close()
@@ -486,7 +507,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         return state
     if start % per_call:
         ckpts.close()
-        raise ValueError(f"cannot resume at step {start} with config.steps_per_dispatch "
+        raise ConfigError(f"cannot resume at step {start} with config.steps_per_dispatch "
                          f"{per_call}: use a value that divides {start}")
 
     data = dsprites.load(config.data_source)

@@ -28,13 +28,10 @@ from tqdm.auto import tqdm
 
 from vaejax.data import factors
 from vaejax.data import renderer as render_lib
+from vaejax.errors import DataError, DataFileNotFoundError
 
 _IMG_SHAPE = (factors.IMAGE_SIZE, factors.IMAGE_SIZE)
 _NUM_FACTORS = len(factors.FACTOR_SIZES)
-
-
-class DataError(ValueError):
-    """A data file is missing, malformed or inconsistent."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -163,7 +160,7 @@ def simulated(cache_dir: str | os.PathLike | None = None, *,
 def sampled(num: int, *, seed: int = 0) -> DSprites:
     """``num`` distinct grid images, drawn uniformly and rendered in memory, in file order."""
     if not 0 < num <= factors.NUM_IMAGES:
-        raise ValueError(f"sample size must lie in [1, {factors.NUM_IMAGES}], got {num}")
+        raise DataError(f"sample size must lie in [1, {factors.NUM_IMAGES}], got {num}")
     index = np.sort(np.random.default_rng(seed).choice(factors.NUM_IMAGES, num, replace=False))
     classes = factors.index_to_classes(index)
     return DSprites(render_lib.render(classes), classes, factors.classes_to_values(classes),
@@ -209,7 +206,7 @@ def _check_binary(imgs: np.ndarray, source: str) -> None:
 def _existing(path: str | os.PathLike) -> Path:
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"dSprites file not found: {path}")
+        raise DataFileNotFoundError(f"dSprites file not found: {path}")
     return path
 
 
@@ -324,5 +321,5 @@ def load(source: str = "simulated", *, cache_dir: str | os.PathLike | None = Non
         return load_tfds(arg or None, progress=progress)
     if kind == "sample" and arg.isdigit():
         return sampled(int(arg))
-    raise ValueError(f"Unknown dSprites source {source!r}; expected 'simulated', "
+    raise DataError(f"unknown dSprites source {source!r}; expected 'simulated', "
                      "'npz:PATH', 'hdf5:PATH', 'tfds', 'tfds:DATA_DIR' or 'sample:N'")

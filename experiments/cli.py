@@ -1,0 +1,36 @@
+"""What the entry points share: the project's errors as one line, not a traceback."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from absl import flags
+
+from vaejax.errors import VaejaxError
+
+
+def debugging() -> bool:
+    """True under ``VAEJAX_DEBUG=1`` or ``--verbosity=1`` (or higher): show tracebacks."""
+    if os.environ.get("VAEJAX_DEBUG", "") not in ("", "0"):
+        return True
+    verbosity = flags.FLAGS["verbosity"]
+    return verbosity.present and verbosity.value >= 1
+
+
+def reports_errors(main):
+    """``main`` for ``absl.app.run``, printing a VaejaxError as ``error: <message>`` on
+    one line to stderr and exiting with its ``exit_code`` (2 bad usage or input, 1 a
+    failed run). Other exceptions keep their traceback."""
+    @functools.wraps(main)
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except VaejaxError as err:
+            if debugging():
+                raise
+            message = " ".join(str(err).split())
+            print(f"error: {message}", file=sys.stderr, flush=True)
+            sys.exit(err.exit_code)
+    return wrapped

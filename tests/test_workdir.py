@@ -1,0 +1,158 @@
+"""One writer per workdir, config changes on resume, and errors printed as one line."""
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments import cli
+from vaejax import checkpoint, errors, train, workdir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_HOLD = ("import sys, time; from vaejax import workdir; "
+         "lock = workdir.lock(sys.argv[1]); lock.__enter__(); print('held', flush=True); "
+         "time.sleep(600)")
+
+
+def get_config(spec, **fields):
+    name, _, arg = spec.partition(":")
+    config = importlib.import_module(f"experiments.{name}").get_config(arg)
+    config.update(fields)
+    return config
+
+
+@pytest.fixture
+def held(tmp_path):
+    """A workdir whose lock another process holds; yields (path, process)."""
+    path = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    yield path, proc
+    proc.kill()
+    proc.wait()
+
+
+def _cli(module, *args, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", f"experiments.{module}", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+
+
+def _checkpoint_dir_names(path):
+    return sorted(p.name for p in (path / "checkpoints").iterdir())
+
+
+def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_lock(held):
+    path, proc = held
+    with pytest.raises(errors.WorkdirInUseError,
+                       match=rf"workdir {path} is in use by process {proc.pid} "
+                             rf"\(host .+, since 20\d\d-.+\)"):
+        train.train_and_evaluate(get_config("vae:smoke"), path, progress=False)
+    assert not (path / "checkpoints").exists()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with workdir.lock(path):  # the kernel released it
+        with pytest.raises(errors.WorkdirInUseError, match=rf"process {os.getpid()} "):
+            with workdir.lock(path):  # per open file: not re-entrant
+                pass
+    with workdir.lock(path):  # and released again on exit
+        pass
+
+
+def test_the_cli_refuses_a_held_workdir_with_one_line(held):
+    path, proc = held
+    out = _cli("run", "--config", "experiments/vae.py:smoke", "--workdir", str(path))
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"error: workdir {path} is in use by process {proc.pid} ")
+    assert "Traceback" not in out.stderr
+
+
+def test_a_structural_config_change_is_refused_and_the_checkpoint_kept(tmp_path, capsys):
+    train.train_and_evaluate(get_config("vae:smoke", num_steps=10), tmp_path, progress=False)
+    before = _checkpoint_dir_names(tmp_path)
+    with pytest.raises(errors.ConfigMismatchError,
+                       match=r"holds checkpoints of another config: optimizer 'adagrad' -> 'sgd', "
+                             r"seed 0 -> 3; .*a new --workdir"):
+        train.train_and_evaluate(get_config("vae:smoke", num_steps=20, optimizer="sgd", seed=3),
+                                 tmp_path, progress=False)
+    assert _checkpoint_dir_names(tmp_path) == before == ["10"]
+    assert checkpoint.load_config(tmp_path).optimizer == "adagrad"
+    # Fields that may change are accepted, with one line naming them.
+    state = train.train_and_evaluate(
+        get_config("vae:smoke", num_steps=20, learning_rate=0.03), tmp_path, progress=False)
+    assert int(state.step) == 20
+    err = capsys.readouterr().err
+    assert (f"resuming {tmp_path} with changed fields: learning_rate 0.01 -> 0.03, "
+            "num_steps 10 -> 20") in err
+
+
+def test_a_mismatched_checkpoint_without_config_json_is_an_error_not_corruption(tmp_path):
+    train.train_and_evaluate(get_config("vae:smoke", num_steps=10), tmp_path, progress=False)
+    (tmp_path / "config.json").unlink()
+    with pytest.raises(errors.CheckpointError, match="opt_state.*another optimizer"):
+        train.train_and_evaluate(get_config("vae:smoke", num_steps=20, optimizer="sgd"),
+                                 tmp_path, progress=False)
+    assert _checkpoint_dir_names(tmp_path) == ["10"]
+
+
+def test_config_changes_splits_fields_and_fills_absent_ones_from_defaults():
+    saved = dict(seed=0, num_steps=10, hidden=[3, 4], nested=dict(a=1), replicas=1)
+    requested = dict(seed=0, num_steps=20, hidden=(3, 4), nested=dict(a=2),
+                     replica_layout="auto", latents=5)
+    refused, accepted = workdir.config_changes(saved, requested,
+                                               dict(replicas=1, replica_layout="auto"))
+    assert [f for f, _, _ in refused] == ["latents", "nested.a"]
+    assert accepted == [("num_steps", 10, 20)]
+    assert workdir.describe(refused) == "latents (unset) -> 5, nested.a 1 -> 2"
+
+
+def test_project_errors_exit_with_their_status_and_one_line(capsys, monkeypatch):
+    monkeypatch.delenv("VAEJAX_DEBUG", raising=False)
+
+    def failing(exc):
+        def main(argv):
+            raise exc
+        return cli.reports_errors(main)
+
+    for exc, code in ((errors.NonFiniteLossError("loss is nan\nat step 3"), 1),
+                      (errors.ConfigError("config.beta must be positive"), 2),
+                      (errors.DataError("x.npz: not an .npz"), 2),
+                      (errors.CheckpointError("no checkpoint"), 2),
+                      (errors.WorkdirInUseError("in use"), 1)):
+        with pytest.raises(SystemExit) as exit_info:
+            failing(exc)([])
+        assert exit_info.value.code == code
+        assert capsys.readouterr().err == f"error: {' '.join(str(exc).split())}\n"
+    with pytest.raises(KeyError):  # not the project's: the traceback stays
+        failing(KeyError("x"))([])
+    monkeypatch.setenv("VAEJAX_DEBUG", "1")
+    with pytest.raises(errors.ConfigError):
+        failing(errors.ConfigError("shown with its traceback"))([])
+
+
+def test_cli_errors_name_the_problem_on_one_line(tmp_path):
+    missing = tmp_path / "nope.npz"
+    args = ["--config", "experiments/vae.py:smoke", "--workdir", str(tmp_path / "w"),
+            f"--config.data_source=npz:{missing}"]
+    out = _cli("run", *args)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == f"error: dSprites file not found: {missing}"
+    assert "Traceback" not in out.stderr
+    debug = _cli("run", *args, env=dict(VAEJAX_DEBUG="1"))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    bad = _cli("run", "--config", "experiments/vae.py:smoke", "--workdir", str(tmp_path / "b"),
+               "--config.optimizer=adamw")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith(
+        "error: config.optimizer must be one of")
+    none = _cli("evaluate", "--workdir", str(tmp_path / "empty"))
+    assert none.returncode == 2
+    assert none.stderr.strip().splitlines()[-1].startswith(
+        f"error: no config.json in workdir {tmp_path / 'empty'}")
