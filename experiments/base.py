@@ -79,7 +79,7 @@ def gpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     A step of these small models takes about a millisecond on a GPU, and one
     call per step leaves the device waiting on the host: on an H200, 10 steps
     per call ran a whole conv run at ~2,030 steps/s against ~1,270 with one
-    (README "On a GPU"). The largest of 10, 5, 2 that divides ``num_steps``,
+    (docs/performance.md, "On a GPU"). The largest of 10, 5, 2 that divides ``num_steps``,
     ``log_every`` and ``checkpoint_every`` (it applies after the other
     variants). Leave it off on a CPU, where the scanned step is slower.
     """

@@ -18,7 +18,7 @@ def fc(c):
 
 def cpu(c):
     if c.architecture == "fc":
-        # The best :cpu model (README "Training on a CPU"): with seed 0, x and y
+        # The best :cpu model (docs/training_on_cpu.md): with seed 0, x and y
         # position, scale and orientation each in a latent of their own after
         # 3,000 steps (~28 minutes at 1.8 steps/s); other seeds mix position,
         # partly with scale (seeds 1-5 did). A large batch also makes the minibatch

@@ -25,21 +25,21 @@ def conv(c):
 
 def gennorm4(c):
     # A flat factorised prior (generalised normal, shape 4) in place of N(0, I):
-    # not rotation-invariant, so it keeps x and y on separate axes (README
-    # "A flat prior").
+    # not rotation-invariant, so it keeps x and y on separate axes
+    # (docs/training_on_cpu.md, "A flat prior").
     c.prior = "gennorm4"
     c.name = c.name + ":gennorm4"
     return c
 
 
 def cpu(c):
-    # Measured on a 2-core CPU (see README "Training on a CPU"): ramping beta
+    # Measured on a 2-core CPU (see docs/training_on_cpu.md): ramping beta
     # from 0 lets the model leave the mean-image plateau at once.
     c.optimizer = "adam"
     c.learning_rate = 5e-4
     if c.architecture == "conv":
         # 10.4-16 steps/s with vaejax.layers: 16,000 steps in 17-28 minutes.
-        # beta 8 beat beta 4 here (README "Training on a CPU"): fewer active
+        # beta 8 beat beta 4 here (docs/training_on_cpu.md): fewer active
         # latents, a higher Higgins score, MIG and DCI.
         c.beta = 8.0
         c.beta_warmup_steps = 5_000

@@ -21,7 +21,7 @@ def fc(c):
 
 
 def cpu(c):
-    # Measured on a 2-core CPU (README "Training on a CPU"): conv 8.4 steps/s
+    # Measured on a 2-core CPU (docs/training_on_cpu.md): conv 8.4 steps/s
     # (10,000 steps in 20.8 minutes); FC 11.8 steps/s (18,000 steps in ~25).
     # Neither separated x and y position in the seeds tried.
     c.learning_rate = 5e-4

@@ -35,10 +35,14 @@ from vaejax import workdir as workdir_lib
 from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import baselines, codes, evaluate, metrics
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "metric_table_config.py[:variant]",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", "runs/metric_table", "Output directory.")
-flags.mark_flags_as_required(["config"])
+
+def _define_flags():
+    # Only when run as a program: importing this module (tests, protocol_study) defines none.
+    config_flags.DEFINE_config_file("config", None, "metric_table_config.py[:variant]",
+                                    lock_config=True)
+    flags.DEFINE_string("workdir", "runs/metric_table", "Output directory.")
+    flags.mark_flags_as_required(["config"])
+
 
 PAPER = {  # Higgins et al. 2017, Table 1 (accuracy %)
     "ground truth factors": "100", "raw pixels": "45.75 ± 0.8", "PCA": "84.9 ± 0.4",
@@ -218,8 +222,8 @@ def main(argv):
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
-    cfg = _CONFIG.value
-    root = Path(_WORKDIR.value)
+    cfg = flags.FLAGS.config
+    root = Path(flags.FLAGS.workdir)
     root.mkdir(parents=True, exist_ok=True)
     with workdir_lib.lock(root):
         start = time.perf_counter()
@@ -228,4 +232,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(cli.reports_errors(main))

@@ -147,6 +147,8 @@ def test_cli_errors_name_the_problem_on_one_line(tmp_path):
     assert "Traceback" not in out.stderr
     debug = _cli("run", *args, env=dict(VAEJAX_DEBUG="1"))
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+    verbose = _cli("run", *args, "--verbosity=1")
+    assert verbose.returncode != 0 and "Traceback" in verbose.stderr
     bad = _cli("run", "--config", "experiments/vae.py:smoke", "--workdir", str(tmp_path / "b"),
                "--config.optimizer=adamw")
     assert bad.returncode == 2
