@@ -15,8 +15,8 @@ replica axis of size N; the checkpoint holds them all.
 from __future__ import annotations
 
 import json
-import time
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -132,24 +132,24 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     for field in ("num_steps", "log_every", "checkpoint_every"):
         if config[field] % per_call:
             raise ConfigError(f"config.{field} ({config[field]}) must be a multiple of "
-                             f"config.steps_per_dispatch ({per_call})")
+                               f"config.steps_per_dispatch ({per_call})")
     if config.objective == "beta_tcvae" and not (
             config.batch_size >= 2 and config.get("dataset_size", 0) >= config.batch_size):
         raise ConfigError("the beta_tcvae objective needs config.batch_size >= 2 and "
-                         "config.dataset_size (the training set's size) >= the batch size, got "
-                         f"{config.batch_size} and {config.get('dataset_size')}")
+                           "config.dataset_size (the training set's size) >= the batch size, got "
+                           f"{config.batch_size} and {config.get('dataset_size')}")
     if config.objective == "factor_vae":
         if config.batch_size < 2:
             raise ConfigError("the factor_vae objective permutes codes across the batch: "
-                             f"config.batch_size must be >= 2, got {config.batch_size}")
+                               f"config.batch_size must be >= 2, got {config.batch_size}")
         for field in ("discriminator_hidden", "discriminator_layers",
                       "discriminator_learning_rate"):
             if field not in config or not config[field] > 0:
                 raise ConfigError(f"the factor_vae objective needs a positive "
-                                 f"config.{field}, got {config.get(field)!r}")
+                                   f"config.{field}, got {config.get(field)!r}")
     if _option(config, "prior") != "gaussian" and config.objective not in _WITH_PRIOR:
         raise ConfigError(f"config.prior={config.prior!r} is implemented for the objectives "
-                         f"{_WITH_PRIOR}, got objective {config.objective!r}")
+                           f"{_WITH_PRIOR}, got objective {config.objective!r}")
     if config.learning_rate <= 0:
         raise ConfigError(f"config.learning_rate must be positive, got {config.learning_rate}")
     if config.objective != "autoencoder" and config.likelihood != "bernoulli":
@@ -479,7 +479,7 @@ def _check_resume(config, workdir: Path, ckpts, lead: bool) -> None:
 
 
 def _train(config, workdir: Path, progress: bool) -> TrainState:
-
+    """train_and_evaluate's body, run while the workdir's lock is held."""
     mesh = parallel.data_mesh()
     lead = jax.process_index() == 0  # logs, config and progress bar: once
     model, tx = models.from_config(config), make_optimizer(config)
@@ -508,7 +508,7 @@ def _train(config, workdir: Path, progress: bool) -> TrainState:
     if start % per_call:
         ckpts.close()
         raise ConfigError(f"cannot resume at step {start} with config.steps_per_dispatch "
-                         f"{per_call}: use a value that divides {start}")
+                           f"{per_call}: use a value that divides {start}")
 
     data = dsprites.load(config.data_source)
     # uint8 batches, copied to the devices in the prefetch thread: a quarter

@@ -95,7 +95,7 @@ _ABSENT = object()
 
 
 def config_changes(saved: Mapping, requested: Mapping,
-                   defaults: Mapping = {}) -> tuple[list, list]:  # noqa: B006 (read only)
+                   defaults: Mapping | None = None) -> tuple[list, list]:
     """(refused, accepted): lists of ``(field, saved value, requested value)``
     for the fields that differ, split by :data:`RESUMABLE_FIELDS`.
 
@@ -104,6 +104,7 @@ def config_changes(saved: Mapping, requested: Mapping,
     """
     saved = _flat(json.loads(json.dumps(dict(saved))))
     requested = _flat(json.loads(json.dumps(dict(requested))))
+    defaults = defaults or {}
     refused, accepted = [], []
     for field in sorted(set(saved) | set(requested)):
         default = defaults.get(field, _ABSENT)
@@ -123,7 +124,7 @@ def describe(changes) -> str:
 
 
 def check_resume(workdir, saved: Mapping, requested: Mapping,
-                 defaults: Mapping = {}) -> list:  # noqa: B006 (read only)
+                 defaults: Mapping | None = None) -> list:
     """Raises ConfigMismatchError if resuming ``workdir`` with ``requested``
     would change a field outside :data:`RESUMABLE_FIELDS`; else returns the
     accepted changes (see :func:`config_changes`)."""

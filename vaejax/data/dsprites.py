@@ -322,4 +322,4 @@ def load(source: str = "simulated", *, cache_dir: str | os.PathLike | None = Non
     if kind == "sample" and arg.isdigit():
         return sampled(int(arg))
     raise DataError(f"unknown dSprites source {source!r}; expected 'simulated', "
-                     "'npz:PATH', 'hdf5:PATH', 'tfds', 'tfds:DATA_DIR' or 'sample:N'")
+                    "'npz:PATH', 'hdf5:PATH', 'tfds', 'tfds:DATA_DIR' or 'sample:N'")
