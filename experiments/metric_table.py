@@ -85,38 +85,59 @@ def score_representations(cfg, data, representations, *, memoize=True, progress=
     return dict(paper=paper, dlib=dlib)
 
 
+# Rows scored without MemoizedRepresentation: nothing to encode (the factors
+# themselves), or codes too wide to cache (raw pixels, 4,096-d).
+UNMEMOIZED = ("ground truth factors", "raw pixels")
+MODEL_ROWS = ("VAE", "beta-VAE")
+
+
+def baseline_representations(cfg, data) -> dict:
+    """Row -> one representation per replica for the rows without training: the
+    ground truth and raw pixels (the same each time), PCA and ICA fitted and the
+    untrained encoder initialised from seeds ``cfg.seed + i``."""
+    seeds = [cfg.seed + i for i in range(cfg.replicas)]
+    untrained = models.from_config(model_config(cfg.vae_config, cfg.vae_variant, cfg.seed,
+                                                cfg.num_steps))
+    return {
+        "ground truth factors": [baselines.GroundTruthFactors()] * len(seeds),
+        "raw pixels": [baselines.raw_pixels] * len(seeds),
+        "PCA": [baselines.pca(data, num_fit=cfg.baseline_fit_images, seed=s) for s in seeds],
+        "ICA": [baselines.ica(data, num_fit=cfg.baseline_fit_images, seed=s) for s in seeds],
+        "VAE untrained": [baselines.encoder_representation(
+            untrained, models.init_params(untrained, jax.random.split(jax.random.key(s))[0]))
+            for s in seeds],
+    }
+
+
+def row_workdir(root: Path, row: str) -> Path:
+    """Where a model row trains: ``root/vae``, ``root/beta_vae``."""
+    return root / row.replace("-", "_").lower()
+
+
+def model_representations(workdir: Path, replicas: int) -> list:
+    """The encoder mean of each replica of a trained row."""
+    reps = []
+    for i in range(replicas):
+        _, model, params, _ = evaluate.load_model(workdir, replica=i if replicas > 1 else None)
+        reps.append(baselines.encoder_representation(model, params))
+    return reps
+
+
 def score_rows(cfg, root: Path, progress: bool = True) -> dict:
     """Row -> its replicas' scores under both protocols (see :func:`score_representations`)."""
     data = GroundTruth(dsprites.load(cfg.data_source) if cfg.data_source else None)
-    n = cfg.replicas
-    seeds = [cfg.seed + i for i in range(n)]
 
-    def score(reps, memoize=True):
-        return score_representations(cfg, data, reps, memoize=memoize, progress=progress)
+    def score(row, reps):
+        return score_representations(cfg, data, reps, memoize=row not in UNMEMOIZED,
+                                     progress=progress)
 
-    scores = {
-        "ground truth factors": score([baselines.GroundTruthFactors()] * n, memoize=False),
-        "raw pixels": score([baselines.raw_pixels] * n, memoize=False),
-        "PCA": score([baselines.pca(data, num_fit=cfg.baseline_fit_images, seed=s)
-                      for s in seeds]),
-        "ICA": score([baselines.ica(data, num_fit=cfg.baseline_fit_images, seed=s)
-                      for s in seeds]),
-    }
-    untrained = models.from_config(model_config(cfg.vae_config, cfg.vae_variant, cfg.seed,
-                                                cfg.num_steps))
-    scores["VAE untrained"] = score([baselines.encoder_representation(
-        untrained, models.init_params(untrained, jax.random.split(jax.random.key(s))[0]))
-        for s in seeds])
-    for row, name, variant in (("VAE", cfg.vae_config, cfg.vae_variant),
-                               ("beta-VAE", cfg.beta_vae_config, cfg.beta_vae_variant)):
-        config = model_config(name, variant, cfg.seed, cfg.num_steps, replicas=n)
-        workdir = root / row.replace("-", "_").lower()
+    scores = {row: score(row, reps) for row, reps in baseline_representations(cfg, data).items()}
+    for row, (name, variant) in zip(MODEL_ROWS, ((cfg.vae_config, cfg.vae_variant),
+                                                 (cfg.beta_vae_config, cfg.beta_vae_variant))):
+        config = model_config(name, variant, cfg.seed, cfg.num_steps, replicas=cfg.replicas)
+        workdir = row_workdir(root, row)
         train.train_and_evaluate(config, workdir, progress=progress)
-        reps = []
-        for i in range(n):
-            _, model, params, _ = evaluate.load_model(workdir, replica=i if n > 1 else None)
-            reps.append(baselines.encoder_representation(model, params))
-        scores[row] = score(reps)
+        scores[row] = score(row, model_representations(workdir, cfg.replicas))
     return scores
 
 

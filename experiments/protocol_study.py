@@ -28,17 +28,16 @@ import json
 import time
 from pathlib import Path
 
-import jax
 import numpy as np
 from absl import app, flags, logging
 from sklearn import linear_model, preprocessing
 
 from experiments import cli
 from experiments import metric_table
-from vaejax import memory, models
+from vaejax import memory
 from vaejax.data import GroundTruth, dsprites
 from vaejax.errors import InputError
-from vaejax.evaluation import baselines, codes, evaluate, metrics
+from vaejax.evaluation import codes, metrics
 
 _TABLE = flags.DEFINE_string("table_workdir", None, "A workdir of experiments.metric_table.")
 _OUT = flags.DEFINE_string("out", None, "Output directory (default TABLE_WORKDIR/study).")
@@ -53,27 +52,12 @@ flags.mark_flags_as_required(["table_workdir"])
 
 def representations(cfg, data, root: Path) -> dict:
     """Row -> one representation per replica, as metric_table scores them."""
-    seeds = [cfg.seed + i for i in range(cfg.replicas)]
-    reps = {
-        "ground truth factors": [baselines.GroundTruthFactors()] * len(seeds),
-        "raw pixels": [baselines.raw_pixels] * len(seeds),
-        "PCA": [baselines.pca(data, num_fit=cfg.baseline_fit_images, seed=s) for s in seeds],
-        "ICA": [baselines.ica(data, num_fit=cfg.baseline_fit_images, seed=s) for s in seeds],
-    }
-    untrained = models.from_config(metric_table.model_config(
-        cfg.vae_config, cfg.vae_variant, cfg.seed, cfg.num_steps))
-    reps["VAE untrained"] = [baselines.encoder_representation(
-        untrained, models.init_params(untrained, jax.random.split(jax.random.key(s))[0]))
-        for s in seeds]
-    for row in ("VAE", "beta-VAE"):
-        workdir = root / row.replace("-", "_").lower()
+    reps = metric_table.baseline_representations(cfg, data)
+    for row in metric_table.MODEL_ROWS:
+        workdir = metric_table.row_workdir(root, row)
         if not (workdir / "checkpoints").is_dir():
             raise InputError(f"no trained {row} in {workdir}: run experiments.metric_table first")
-        reps[row] = []
-        for i in range(cfg.replicas):
-            _, model, params, _ = evaluate.load_model(workdir, replica=i if cfg.replicas > 1
-                                                      else None)
-            reps[row].append(baselines.encoder_representation(model, params))
+        reps[row] = metric_table.model_representations(workdir, cfg.replicas)
     return reps
 
 
@@ -141,7 +125,7 @@ def main(argv):
     reps = representations(cfg, data, root)
     for row, row_reps in reps.items():
         for i, rep in enumerate(row_reps):
-            if row not in ("ground truth factors", "raw pixels"):
+            if row not in metric_table.UNMEMOIZED:
                 rep = codes.MemoizedRepresentation(rep, data, progress=True)
             rng = np.random.default_rng(_SEED.value + 1000 * i)
             features = (*_features(rep, data, _NUM_TRAIN.value, rng, classes),
