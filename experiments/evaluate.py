@@ -1,22 +1,30 @@
 """Evaluates a training workdir: reconstructions, traversals, KL per latent, metrics.
 
     python -m experiments.evaluate --workdir runs/beta_vae [--replica I] [--sizes reduced] \
-        [--seed 0] [--dci_trees lightgbm]
+        [--seed 0] [--dci_trees lightgbm] [--output_dir DIR]
 
-Writes into WORKDIR/eval/; for a run of several replicas, each into
-WORKDIR/eval/replica_I/ (every replica unless --replica), plus
-WORKDIR/eval/summary.json.
+Writes into WORKDIR/eval/ (or --output_dir); for a run of several replicas,
+each into WORKDIR/eval/replica_I/ (every replica unless --replica), plus
+WORKDIR/eval/summary.json; then the report page, WORKDIR/report.html (or
+DIR/report.html). ``--workdir pretrained:NAME`` evaluates a shipped
+pretrained model (vaejax.pretrained), by default into ./NAME_eval/: a
+shipped model's directory is never written.
 """
 
 import json
+from pathlib import Path
 
 from absl import app, flags, logging
 
 from experiments import cli
-from vaejax import memory
-from vaejax.evaluation import evaluate, metrics
+from vaejax import memory, pretrained
+from vaejax.errors import InputError
+from vaejax.evaluation import evaluate, metrics, report
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by experiments.run.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by experiments.run, or "
+                               "pretrained:NAME.")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write (default: WORKDIR/eval, "
+                                  "and WORKDIR/report.html).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the metrics' sampling.")
 _SIZES = flags.DEFINE_enum("sizes", "standard", sorted(evaluate.SIZES),
                            "Metric sizes: standard (disentanglement_lib), reduced, smoke.")
@@ -37,11 +45,21 @@ def main(argv):
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
-    report = evaluate.evaluate(_WORKDIR.value, seed=_SEED.value, sizes=_SIZES.value,
-                               data_source=_DATA.value, dci_trees=_DCI_TREES.value,
-                               replica=_REPLICA.value)
-    print(json.dumps(dict(metrics=report["metrics"], seconds=report["seconds"],
-                          active_latents=report["active_latents"]), indent=2))
+    workdir = pretrained.resolve(_WORKDIR.value)
+    out_dir = Path(_OUTPUT_DIR.value) if _OUTPUT_DIR.value else None
+    if out_dir is None and pretrained.is_shipped(workdir):
+        out_dir = Path.cwd() / f"{workdir.name}_eval"
+        print(f"{workdir} is a shipped pretrained model: writing into {out_dir}")
+    if out_dir is not None and workdir.resolve() in (out_dir.resolve(), *out_dir.resolve().parents) \
+            and pretrained.is_shipped(workdir):
+        raise InputError(f"--output_dir {out_dir} lies in the shipped pretrained model "
+                         f"{workdir}, which is read-only")
+    results = evaluate.evaluate(workdir, seed=_SEED.value, sizes=_SIZES.value,
+                                data_source=_DATA.value, dci_trees=_DCI_TREES.value,
+                                replica=_REPLICA.value, out_dir=out_dir)
+    print(json.dumps(dict(metrics=results["metrics"], seconds=results["seconds"],
+                          active_latents=results["active_latents"]), indent=2))
+    print("report:", report.write_report(workdir, out_dir))
 
 
 if __name__ == "__main__":

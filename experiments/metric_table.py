@@ -33,7 +33,7 @@ from experiments import cli
 from vaejax import memory, models, train
 from vaejax import workdir as workdir_lib
 from vaejax.data import GroundTruth, dsprites
-from vaejax.evaluation import baselines, codes, evaluate, metrics
+from vaejax.evaluation import baselines, codes, evaluate, metrics, references
 
 
 def _define_flags():
@@ -44,11 +44,7 @@ def _define_flags():
     flags.mark_flags_as_required(["config"])
 
 
-PAPER = {  # Higgins et al. 2017, Table 1 (accuracy %)
-    "ground truth factors": "100", "raw pixels": "45.75 ± 0.8", "PCA": "84.9 ± 0.4",
-    "ICA": "42.03 ± 10.6", "DC-IGN": "99.3 ± 0.1", "InfoGAN": "73.5 ± 0.9",
-    "VAE untrained": "44.14 ± 2.5", "VAE": "61.58 ± 0.5", "beta-VAE": "99.23 ± 0.1",
-}
+PAPER = references.HIGGINS_2017  # Higgins et al. 2017, Table 1 (accuracy %)
 ROWS = tuple(PAPER)
 NOT_IMPLEMENTED = ("DC-IGN", "InfoGAN")
 PROTOCOLS = ("paper", "dlib")

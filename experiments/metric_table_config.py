@@ -1,8 +1,17 @@
 """Config of the Higgins et al. (2017) table reproduction (experiments/metric_table.py).
 
-Variants: default (full: the papers' training and metric sizes, 10 replicas
-per row, as Higgins et al.), ``cpu`` (within about 60 minutes on a 2-core
-CPU, training included: 2 replicas), ``smoke``.
+Variants: default and ``paper`` (the same, every field spelled out: the
+paper's FC model, Adagrad 1e-2, batch 64, beta 4 against a VAE's 1, 10
+replicas per row, 300,000 steps, the metric at 10,000 / 5,000 points),
+``cpu`` (within about 60 minutes on a 2-core CPU, training included: 2
+replicas), ``smoke``.
+
+Expected time of ``paper`` (two rows of 10 replicas x 300,000 steps at
+batch 64; from measured one-model and replica rates, docs/results/README.md):
+a 2-core CPU ~83 hours (20 model-steps/s, replicas no faster than one
+model); one H200 between ~3 and ~31 minutes of training (one FC model
+runs 3,206 steps/s; 10 vmapped replicas between free and 10x slower, not
+yet measured), plus the metric calls.
 """
 
 import ml_collections
@@ -26,7 +35,14 @@ def get_config(arg=None):
     # (the cached simulated set, an .npz/.hdf5 file, tfds), or "" to render
     # each sampled image (fast for the small :cpu / :smoke sizes).
     c.data_source = "simulated"
-    if arg == "cpu":
+    if arg == "paper":
+        c.replicas = 10
+        c.vae_config, c.vae_variant = "vae", ""  # FC, Adagrad 1e-2, batch 64, beta 1
+        c.beta_vae_config, c.beta_vae_variant = "beta_vae", ""  # the same, beta 4
+        c.num_steps = 300_000  # disentanglement_lib's length; the paper gives none
+        c.higgins_num_train, c.higgins_num_eval = 10_000, 5_000
+        c.baseline_fit_images = 10_000
+    elif arg == "cpu":
         c.replicas = 2
         c.vae_variant = c.beta_vae_variant = "cpu"
         # FC model at 15-22 steps/s: 8-11 min per model, 35-50 min in all. At
@@ -45,5 +61,5 @@ def get_config(arg=None):
         c.baseline_fit_images = 200
         c.data_source = ""
     elif arg:
-        raise ValueError(f"unknown variant {arg!r}; expected cpu or smoke")
+        raise ValueError(f"unknown variant {arg!r}; expected paper, cpu or smoke")
     return c

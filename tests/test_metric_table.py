@@ -63,3 +63,15 @@ def test_metric_table_smoke_run(tmp_path):
     config = json.loads((tmp_path / "vae" / "config.json").read_text())
     assert config["replicas"] == 2
     assert "| ground truth factors |" in (tmp_path / "table.md").read_text()
+
+
+def test_paper_scale_trains_the_papers_models():
+    cfg = metric_table_config.get_config("paper")
+    assert cfg.replicas == 10 and cfg.num_steps == 300_000
+    assert (cfg.higgins_num_train, cfg.higgins_num_eval) == (10_000, 5_000)
+    for name, variant, beta in ((cfg.vae_config, cfg.vae_variant, 1.0),
+                                (cfg.beta_vae_config, cfg.beta_vae_variant, 4.0)):
+        model = metric_table.model_config(name, variant, 0, cfg.num_steps, cfg.replicas)
+        assert model.architecture == "fc" and model.optimizer == "adagrad"
+        assert model.learning_rate == 1e-2 and model.batch_size == 64
+        assert model.beta == beta and model.replicas == 10 and model.num_steps == 300_000

@@ -82,12 +82,15 @@ def load_config(workdir: str | os.PathLike):
 class Checkpoints:
     """Saves and restores train states in ``directory``, keeping the last ``max_to_keep``."""
 
-    def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3):
+    def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3,
+                 read_only: bool = False):
         self.directory = Path(directory).absolute()
+        self.read_only = read_only  # never create, rename or write anything there
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
-                max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False),
+                max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
+                enable_async_checkpointing=False),
             item_handlers=ocp.StandardCheckpointHandler())
 
     def steps(self) -> list[int]:
@@ -167,6 +170,10 @@ class Checkpoints:
     def _set_aside(self, step: int, err: Exception) -> None:
         """Renames an unreadable step (on process 0; the others wait for it)."""
         bad = self.directory / str(step)
+        if self.read_only:
+            warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
+                          f"({type(err).__name__}: {err}); falling back to the previous one")
+            return
         if jax.process_index() == 0:
             warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
                           f"({type(err).__name__}: {err}); moved to {bad}.corrupt, "

@@ -33,6 +33,7 @@ except ImportError:  # not POSIX: no lock
     fcntl = None
 
 LOCK_FILE = ".lock"
+SHIPPED_MARKER = "pretrained.json"  # vaejax.pretrained's read-only workdirs
 
 # Fields a resumed run may change: they do not alter the train state's
 # structure, nor what a step computes from a given state and batch beyond
@@ -57,9 +58,13 @@ def _holder(path: Path) -> str:
 def lock(workdir: str | os.PathLike) -> Iterator[None]:
     """Holds ``workdir``'s exclusive lock for the ``with`` block (process 0 only).
 
-    Raises WorkdirInUseError at once if another process holds it. The lock
+    Raises WorkdirInUseError at once if another process holds it, or if
+    ``workdir`` is a shipped pretrained model (:mod:`vaejax.pretrained`). The lock
     is per open file: taking it twice in one process also fails.
     """
+    if (Path(workdir) / SHIPPED_MARKER).is_file():
+        raise WorkdirInUseError(f"workdir {workdir} is a shipped pretrained model, which is "
+                                "read-only: train in a copy of it")
     if fcntl is None or jax.process_index() != 0:
         yield
         return

@@ -3,8 +3,10 @@
 Reads only what training wrote (``config.json`` and the Orbax checkpoints)
 and writes into ``workdir/eval/`` (``eval/replica_<i>/`` per replica of a
 replicated run, and ``eval/summary.json``): ``reconstructions.png``,
-``traversals.png``, ``traversals.gif``, ``kl_per_latent.png`` and
-``metrics.json``.
+``traversals.png``, ``traversals.gif`` (all latents), ``traversals/z<d>.gif``
+(one per latent), ``kl_per_latent.png`` and ``metrics.json``. ``out_dir``
+writes elsewhere (for a workdir that must stay as it is, such as a shipped
+pretrained model).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from vaejax import checkpoint, losses, models, train
+from vaejax import workdir as workdir_lib
 from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import baselines, codes, metrics, visualize
 
@@ -61,7 +64,8 @@ def load_model(workdir: str | Path, replica: int | None = None):
     template = jax.eval_shape(lambda: models.init_params(model, jax.random.key(0)))
     if n > 1:
         template = jax.tree.map(lambda x: jax.ShapeDtypeStruct((n,) + x.shape, x.dtype), template)
-    ckpts = checkpoint.Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
+    ckpts = checkpoint.Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints,
+                                   read_only=(workdir / workdir_lib.SHIPPED_MARKER).is_file())
     try:
         step, params = ckpts.restore_params(template)
     finally:
@@ -115,14 +119,15 @@ def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
 
 def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
              data_source: str | None = None, progress: bool = True,
-             dci_trees: str = "sklearn", replica: int | None = None) -> dict:
+             dci_trees: str = "sklearn", replica: int | None = None,
+             out_dir: str | Path | None = None) -> dict:
     """Writes the pictures and ``metrics.json`` for ``workdir``; returns the metrics dict.
 
     For a run of N > 1 replicas, evaluates replica ``replica`` into
     ``eval/replica_<i>/``, or with None every replica, each into its own
     directory, plus ``eval/summary.json`` (each metric's per-replica
     values, mean and std); it then returns that summary. A one-model run
-    writes into ``eval/``.
+    writes into ``eval/``. ``out_dir`` replaces ``workdir/eval``.
 
     ``dci_trees``: ``"sklearn"`` (the reference) or ``"lightgbm"`` (much
     faster, approximate; see :func:`vaejax.evaluation.metrics.dci`).
@@ -140,20 +145,20 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
         data_source = "simulated"
     workdir = Path(workdir)
     n = train.num_replicas(checkpoint.load_config(workdir))
+    out = Path(out_dir) if out_dir is not None else workdir / "eval"
     data = GroundTruth(dsprites.load(data_source) if data_source else None)
     kwargs = dict(seed=seed, sizes=sizes, progress=progress, dci_trees=dci_trees)
     if n == 1:
         if replica not in (None, 0):
             raise ValueError(f"replica must be 0 or None for the one-model run in {workdir}, "
                              f"got {replica}")
-        return _evaluate_one(workdir, None, workdir / "eval", data, **kwargs)
+        return _evaluate_one(workdir, None, out, data, **kwargs)
     if replica is not None:
-        return _evaluate_one(workdir, replica, workdir / "eval" / f"replica_{replica}", data,
-                             **kwargs)
-    reports = [_evaluate_one(workdir, i, workdir / "eval" / f"replica_{i}", data, **kwargs)
+        return _evaluate_one(workdir, replica, out / f"replica_{replica}", data, **kwargs)
+    reports = [_evaluate_one(workdir, i, out / f"replica_{i}", data, **kwargs)
                for i in range(n)]
     summary = summarize_replicas(reports)
-    (workdir / "eval" / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -218,9 +223,10 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
     for d in range(len(spread)):
         z[d, :, d] = centre[d] + values * width[d]
     decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32))
-    visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif",
-                              decoded.reshape(len(spread), len(values), 64, 64, 1), order,
-                              spread, values, labels=labels)
+    decoded = decoded.reshape(len(spread), len(values), 64, 64, 1)
+    visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif", decoded,
+                              order, spread, values, labels=labels)
+    visualize.save_latent_gifs(out_dir / "traversals", decoded)
 
     results, seconds = run_metrics(representation, data, seed=seed, sizes=sizes,
                                    progress=progress, dci_trees=dci_trees)

@@ -79,6 +79,29 @@ def save_traversals(path_png: Path, path_gif: Path, traversals: np.ndarray, orde
                        loop=0)
 
 
+def save_latent_gifs(directory: Path, traversals: np.ndarray, *, scale: int = 2) -> list[Path]:
+    """One animated GIF per latent, ``directory/z<d>.gif``: the decoded images
+    as latent d sweeps its values, back and forth.
+
+    Args:
+      traversals: (D, V, 64, 64[, 1]) decoded probabilities, as for save_traversals.
+    Returns the D paths, in latent order.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    frames = _to_uint8(traversals)
+    v = frames.shape[1]
+    sweep = list(range(v)) + list(range(v - 2, 0, -1))
+    paths = []
+    for d, latent in enumerate(frames):
+        images = [Image.fromarray(latent[i]).resize((64 * scale, 64 * scale), Image.NEAREST)
+                  for i in sweep]
+        path = directory / f"z{d}.gif"
+        images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0)
+        paths.append(path)
+    return paths
+
+
 def save_kl_bars(path: Path, kl: np.ndarray, *, active_threshold: float = 0.1) -> None:
     """Bar chart of the mean KL (nats) of each latent."""
     fig, ax = plt.subplots(figsize=(max(4, len(kl) * 0.5), 3))
