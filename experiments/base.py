@@ -15,11 +15,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.architecture = "fc"  # fc | conv | deep_fc | linear
     c.conv_impl = "fast"  # fast | flax: same function and parameters (vaejax.layers)
     c.latents = 10
-    c.objective = "beta_vae"  # autoencoder | beta_vae | capacity | beta_tcvae | factor_vae
+    c.objective = "beta_vae"  # a name of vaejax.objectives.NAMES
     c.likelihood = "bernoulli"  # bernoulli | gaussian (autoencoder only)
     c.beta = 1.0
     c.beta_warmup_steps = 0  # beta ramps linearly from 0 over these steps
-    c.prior = "gaussian"  # gaussian | laplace | gennorm4 (beta_vae, beta_tcvae, factor_vae)
+    c.prior = "gaussian"  # gaussian | laplace | gennorm4 (the VAE-family objectives)
     c.gamma = 1000.0  # capacity objective (Burgess et al. 2018); the TC weight for factor_vae
     c.capacity_max = 25.0
     c.capacity_steps = 100_000

@@ -30,7 +30,7 @@ import numpy as np
 from ml_collections import config_flags
 
 from experiments import cli
-from vaejax import memory, models, train
+from vaejax import memory, models, objectives, train
 from vaejax import workdir as workdir_lib
 from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import baselines, codes, evaluate, metrics, references
@@ -111,11 +111,13 @@ def row_workdir(root: Path, row: str) -> Path:
 
 
 def model_representations(workdir: Path, replicas: int) -> list:
-    """The encoder mean of each replica of a trained row."""
+    """What evaluation scores of each replica of a trained row (the encoder mean for the
+    VAE family: the objective's representation)."""
     reps = []
     for i in range(replicas):
-        _, model, params, _ = evaluate.load_model(workdir, replica=i if replicas > 1 else None)
-        reps.append(baselines.encoder_representation(model, params))
+        config, model, params, _ = evaluate.load_model(workdir,
+                                                       replica=i if replicas > 1 else None)
+        reps.append(objectives.get(config.objective).representation(model, params))
     return reps
 
 

@@ -103,7 +103,7 @@ def test_one_backward_pass_gives_each_network_its_own_gradient():
     disc = models.discriminator_from_config(config)
     images = jnp.asarray(np.random.default_rng(0).random((8, 64, 64, 1)) > 0.5, jnp.float32)
     key, step = jax.random.key(3), jnp.int32(0)
-    d_params = state.discriminator["params"]
+    d_params = state.extra["params"]
     g_vae, g_disc = jax.grad(lambda p, d: train.loss_fn(p, model, config, images, key, step, d)[0],
                              argnums=(0, 1))(state.params, d_params)
     sample_key, _ = jax.random.split(key)
@@ -135,15 +135,15 @@ def test_training_updates_and_checkpoints_the_discriminator(tmp_path):
     resumed = train.train_and_evaluate(config, tmp_path / "resumed", progress=False)
     initial = train.create_train_state(config, models.from_config(config),
                                        train.make_optimizer(config))
-    assert not np.array_equal(state.discriminator["params"]["Dense_0"]["kernel"],
-                              initial.discriminator["params"]["Dense_0"]["kernel"])
+    assert not np.array_equal(state.extra["params"]["Dense_0"]["kernel"],
+                              initial.extra["params"]["Dense_0"]["kernel"])
     for a, b in ((state.params, resumed.params),
-                 (state.discriminator, resumed.discriminator)):
+                 (state.extra, resumed.extra)):
         for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     _, _, loaded = train.load_state(tmp_path / "straight")
-    np.testing.assert_array_equal(loaded.discriminator["params"]["Dense_6"]["bias"],
-                                  state.discriminator["params"]["Dense_6"]["bias"])
+    np.testing.assert_array_equal(loaded.extra["params"]["Dense_6"]["bias"],
+                                  state.extra["params"]["Dense_6"]["bias"])
     smaller = _config()
     smaller.discriminator_hidden = 500
     with pytest.raises(checkpoint.CheckpointError,

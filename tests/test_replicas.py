@@ -113,8 +113,8 @@ def test_every_objective_trains_replicas_as_separate_models(spec, steps_per_disp
             else:
                 np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(metrics["loss"][i], single_metrics["loss"], rtol=1e-5)
-    if state.discriminator is not None:  # FactorVAE's discriminator is replicated too
-        assert jax.tree_util.tree_leaves(state.discriminator)[0].shape[0] == 2
+    if state.extra is not None:  # FactorVAE's discriminator is replicated too
+        assert jax.tree_util.tree_leaves(state.extra)[0].shape[0] == 2
 
 
 def test_stop_and_resume_of_replicas_is_bit_identical(tmp_path):

@@ -63,7 +63,7 @@ def test_total_correlation_objectives_use_config_prior(spec):
     model = models.from_config(config)
     state = train.create_train_state(config, model, train.make_optimizer(config))
     images = jnp.asarray(np.random.default_rng(0).random((8, 64, 64, 1)) > 0.7, jnp.float32)
-    disc = state.discriminator["params"] if state.discriminator is not None else None
+    disc = state.extra["params"] if state.extra is not None else None
     _, metrics = train.loss_fn(state.params, model, config, images, jax.random.key(1),
                                state.step, disc)
     out = model.apply({"params": state.params}, images, jax.random.key(2))

@@ -108,11 +108,10 @@ class Checkpoints:
         if isinstance(saved, dict) and isinstance(plain_target, dict) and "params" in plain_target:
             # Optimizer state mirrors the parameters: checking these names the layer.
             check_compatible(saved.get("params", {}), plain_target["params"], step=step)
-            if "discriminator" in saved or "discriminator" in plain_target:
-                check_compatible(
-                    dict(discriminator=saved.get("discriminator", {}).get("params", {})),
-                    dict(discriminator=plain_target.get("discriminator", {}).get("params", {})),
-                    step=step)
+            # An objective's own networks (FactorVAE's "discriminator"), likewise.
+            for name in sorted((set(saved) | set(plain_target)) - set(_TRAIN_STATE_KEYS)):
+                check_compatible({name: _params_of(saved.get(name))},
+                                 {name: _params_of(plain_target.get(name))}, step=step)
             # The rest (optimizer state, key, step): a mismatch, not corruption.
             check_compatible(saved, plain_target, step=step,
                              written_for="another optimizer, objective or replica count")
@@ -186,6 +185,13 @@ class Checkpoints:
 
     def close(self) -> None:
         self._manager.close()
+
+
+_TRAIN_STATE_KEYS = ("step", "params", "opt_state", "key")
+
+
+def _params_of(tree):
+    return tree.get("params", {}) if isinstance(tree, dict) else {}
 
 
 def _is_key(x) -> bool:

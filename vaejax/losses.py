@@ -468,3 +468,33 @@ def factor_vae_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
     if tc.shape != elbo.kl.shape:
         raise ValueError(f"joint_logits has {tc.shape[0]} rows, the batch {elbo.kl.shape[0]}")
     return elbo._replace(loss=elbo.loss + gamma * tc, total_correlation=tc)
+
+
+DIP_TYPES = ("i", "ii")
+
+
+def dip_covariance(mean: jax.Array, logvar: jax.Array, *, dip_type: str = "i") -> jax.Array:
+    """The covariance DIP-VAE (Kumar et al. 2018) pushes towards the identity, (D, D).
+
+    ``"i"``: Cov[mu(x)] over the batch (eq. 6); ``"ii"``: the covariance of
+    q(z) = E_x[q(z|x)], Cov[mu(x)] + diag(E_x[exp(logvar)]) (eq. 7). Both as
+    in disentanglement_lib (batch moments, divided by M).
+
+    Args:
+      mean, logvar: (M, D) posterior parameters.
+    """
+    if dip_type not in DIP_TYPES:
+        raise ValueError(f"dip_type must be one of {DIP_TYPES}, got {dip_type!r}")
+    _check_same_shape(mean, logvar, "mean and logvar")
+    centred = mean - jnp.mean(mean, axis=0, keepdims=True)
+    cov = centred.T @ centred / mean.shape[0]
+    if dip_type == "ii":
+        cov = cov + jnp.diag(jnp.mean(jnp.exp(logvar), axis=0))
+    return cov
+
+
+def dip_regularizer(cov: jax.Array, *, lambda_od: float, lambda_d: float) -> jax.Array:
+    """lambda_od sum_{i != j} C_ij^2 + lambda_d sum_i (C_ii - 1)^2: 0 at C = I (a scalar)."""
+    diagonal = jnp.diagonal(cov)
+    off = cov - jnp.diag(diagonal)
+    return lambda_od * jnp.sum(off ** 2) + lambda_d * jnp.sum((diagonal - 1.0) ** 2)

@@ -222,8 +222,10 @@ def build(architecture: str, *, latents: int, variational: bool,
 def from_config(config) -> Autoencoder:
     """The model a run's config describes (``architecture``, ``latents``, ``objective``,
     ``conv_impl``)."""
+    from vaejax import objectives  # pylint: disable=import-outside-toplevel (it imports models)
+
     return build(config.architecture, latents=config.latents,
-                 variational=config.objective != "autoencoder",
+                 variational=objectives.get(config.objective).variational,
                  conv_impl=config.get("conv_impl", DEFAULT_CONV_IMPL))
 
 

@@ -29,9 +29,9 @@ import optax
 from tqdm.auto import tqdm
 
 from vaejax import checkpoint as checkpoint_lib
-from vaejax import losses, models, parallel
+from vaejax import losses, models, objectives, parallel
 from vaejax import workdir as workdir_lib
-from vaejax.data import corruptions, dsprites, pipeline
+from vaejax.data import dsprites, pipeline
 from vaejax.errors import ConfigError, NonFiniteLossError
 
 
@@ -39,23 +39,22 @@ from vaejax.errors import ConfigError, NonFiniteLossError
 class TrainState:
     """Everything a run needs to continue: step (int32 scalar; also the data
     position, since batch k depends only on the data seed and k), params,
-    optimizer state and a typed PRNG key; for FactorVAE also the
-    discriminator's (a dict of ``params`` and ``opt_state``; None otherwise)."""
+    optimizer state and a typed PRNG key; and the objective's own state
+    (``extra``: e.g. FactorVAE's discriminator, a dict of ``params`` and
+    ``opt_state``; None for most objectives, see :mod:`vaejax.objectives`)."""
 
     step: jax.Array
     params: Any
     opt_state: Any
     key: jax.Array
-    discriminator: Any = None
+    extra: Any = None
 
 
-OBJECTIVES = ("autoencoder", "beta_vae", "capacity", "beta_tcvae", "factor_vae")
+OBJECTIVES = objectives.NAMES
 LIKELIHOODS = ("bernoulli", "gaussian")
 CORRUPTIONS = ("none", "masking", "salt_and_pepper")
 OPTIMIZERS = ("adam", "adagrad", "sgd")
 
-
-_WITH_PRIOR = ("beta_vae", "beta_tcvae", "factor_vae")  # objectives with config.prior
 
 # Fields a config may lack (configs saved by older versions, hand-built ones),
 # and the value used then.
@@ -108,7 +107,7 @@ def replica_config(config: ml_collections.ConfigDict, replica: int) -> ml_collec
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises ConfigError (a ValueError) naming the first field with a bad value."""
-    choices = dict(objective=OBJECTIVES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
+    choices = dict(objective=objectives.NAMES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
                    optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES,
                    replica_layout=REPLICA_LAYOUTS,
                    conv_impl=models.CONV_IMPLS, tc_estimator=losses.TC_ESTIMATORS,
@@ -133,26 +132,15 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         if config[field] % per_call:
             raise ConfigError(f"config.{field} ({config[field]}) must be a multiple of "
                                f"config.steps_per_dispatch ({per_call})")
-    if config.objective == "beta_tcvae" and not (
-            config.batch_size >= 2 and config.get("dataset_size", 0) >= config.batch_size):
-        raise ConfigError("the beta_tcvae objective needs config.batch_size >= 2 and "
-                           "config.dataset_size (the training set's size) >= the batch size, got "
-                           f"{config.batch_size} and {config.get('dataset_size')}")
-    if config.objective == "factor_vae":
-        if config.batch_size < 2:
-            raise ConfigError("the factor_vae objective permutes codes across the batch: "
-                               f"config.batch_size must be >= 2, got {config.batch_size}")
-        for field in ("discriminator_hidden", "discriminator_layers",
-                      "discriminator_learning_rate"):
-            if field not in config or not config[field] > 0:
-                raise ConfigError(f"the factor_vae objective needs a positive "
-                                   f"config.{field}, got {config.get(field)!r}")
-    if _option(config, "prior") != "gaussian" and config.objective not in _WITH_PRIOR:
+    objective = objectives.get(config.objective)
+    objective.validate(config)
+    if _option(config, "prior") != "gaussian" and not objective.uses_prior:
+        with_prior = tuple(n for n in objectives.NAMES if objectives.get(n).uses_prior)
         raise ConfigError(f"config.prior={config.prior!r} is implemented for the objectives "
-                           f"{_WITH_PRIOR}, got objective {config.objective!r}")
+                           f"{with_prior}, got objective {config.objective!r}")
     if config.learning_rate <= 0:
         raise ConfigError(f"config.learning_rate must be positive, got {config.learning_rate}")
-    if config.objective != "autoencoder" and config.likelihood != "bernoulli":
+    if objective.variational and config.likelihood != "bernoulli":
         raise ConfigError("the VAE objectives use a Bernoulli decoder: set config.likelihood='bernoulli'")
 
 
@@ -164,11 +152,6 @@ def make_optimizer(config) -> optax.GradientTransformation:
     if _option(config, "grad_clip_norm"):
         opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
     return opt
-
-
-def make_discriminator_optimizer(config) -> optax.GradientTransformation:
-    """FactorVAE's discriminator optimizer: Adam (beta1 0.5, beta2 0.9), as Kim & Mnih."""
-    return optax.adam(config.discriminator_learning_rate, b1=0.5, b2=0.9)
 
 
 def state_sharding(config, model, tx, mesh):
@@ -183,8 +166,8 @@ def state_sharding(config, model, tx, mesh):
 def replica_axes(config) -> TrainState:
     """``jax.vmap`` axes of a replicated train state: 0 for every array but the
     shared ``step``."""
-    return TrainState(step=None, params=0, opt_state=0, key=0,
-                      discriminator=0 if config.objective == "factor_vae" else None)
+    has_extra = objectives.get(config.objective).state_name is not None
+    return TrainState(step=None, params=0, opt_state=0, key=0, extra=0 if has_extra else None)
 
 
 def create_train_state(config, model, tx, mesh=None) -> TrainState:
@@ -206,95 +189,17 @@ def _initial_state(config, model, tx, seed) -> TrainState:
     key = jax.random.key(seed)
     init_key, train_key = jax.random.split(key)
     params = models.init_params(model, init_key)
-    discriminator = None
-    if config.objective == "factor_vae":
-        d_params = models.discriminator_from_config(config).init(
-            jax.random.fold_in(init_key, 1), jnp.zeros((1, config.latents)))["params"]
-        discriminator = dict(params=d_params,
-                             opt_state=make_discriminator_optimizer(config).init(d_params))
+    extra = objectives.get(config.objective).init_state(config, jax.random.fold_in(init_key, 1))
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      opt_state=tx.init(params), key=train_key, discriminator=discriminator)
+                      opt_state=tx.init(params), key=train_key, extra=extra)
 
 
-def _ramp(value, warmup, step):
-    if not warmup:
-        return jnp.float32(value)
-    return value * jnp.clip(step.astype(jnp.float32) / warmup, 0.0, 1.0)
-
-
-def beta_at(config, step):
-    """beta, ramped linearly from 0 over ``beta_warmup_steps`` when that is set."""
-    return _ramp(config.beta, _option(config, "beta_warmup_steps"), step)
-
-
-def _corrupt(config, key, images):
-    if config.corruption == "masking":
-        return corruptions.masking_noise(key, images, rate=config.corruption_rate)
-    if config.corruption == "salt_and_pepper":
-        return corruptions.salt_and_pepper(key, images, rate=config.corruption_rate)
-    return images
-
-
-def loss_fn(params, model, config, images, key, step, discriminator_params=None):
-    """Mean loss over the batch and per-batch metrics.
-
-    For FactorVAE the returned loss is the VAE's plus the discriminator's,
-    arranged so that its gradient with respect to ``params`` is the VAE
-    loss's and with respect to ``discriminator_params`` the discriminator
-    loss's; ``metrics["loss"]`` is the VAE loss alone.
-    """
-    sample_key, corrupt_key = jax.random.split(key)
-    inputs = _corrupt(config, corrupt_key, images)
-    out = model.apply({"params": params}, inputs, sample_key)
-    discriminator_term = 0.0  # FactorVAE's discriminator loss (its own parameters only)
-    prior = _option(config, "prior")
-    if config.objective == "autoencoder":
-        if config.likelihood == "bernoulli":
-            rec = -losses.bernoulli_log_likelihood(out["logits"], images)
-        else:  # squared error: -log N(x; mean, 1) without its constant
-            rec = 0.5 * jnp.sum(jnp.square(out["logits"] - images), axis=(1, 2, 3))
-        loss = jnp.mean(rec)
-        return loss, dict(loss=loss, reconstruction=loss)
-    if config.objective == "beta_vae":
-        beta = beta_at(config, step)
-        terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=beta,
-                                 prior=prior)
-        extra = dict(beta=beta)
-    elif config.objective == "beta_tcvae":
-        # The TC weight ramps from 1 (the plain ELBO) to beta.
-        beta = 1.0 + _ramp(config.beta - 1.0, _option(config, "beta_warmup_steps"), step)
-        terms = losses.beta_tc_elbo(out["logits"], images, out["mean"], out["logvar"], out["z"],
-                                    beta=beta, dataset_size=config.dataset_size,
-                                    estimator=_option(config, "tc_estimator"),
-                                    prior=prior)
-        extra = dict(beta=beta, total_correlation=jnp.mean(terms.total_correlation))
-    elif config.objective == "factor_vae":
-        if discriminator_params is None:
-            raise ValueError("the factor_vae objective needs discriminator_params")
-        disc = models.discriminator_from_config(config)
-        frozen = jax.lax.stop_gradient(discriminator_params)
-        terms = losses.factor_vae_elbo(out["logits"], images, out["mean"], out["logvar"],
-                                       disc.apply({"params": frozen}, out["z"]),
-                                       gamma=config.gamma, prior=prior)
-        z = jax.lax.stop_gradient(out["z"])
-        both = disc.apply({"params": discriminator_params},
-                          jnp.concatenate([z, losses.permute_dims(jax.random.fold_in(key, 1), z)]))
-        joint, product = both[:z.shape[0]], both[z.shape[0]:]
-        discriminator_term = losses.discriminator_loss(joint, product)
-        accuracy = 0.5 * (jnp.mean(joint[:, 0] > joint[:, 1])
-                          + jnp.mean(product[:, 1] > product[:, 0]))
-        extra = dict(total_correlation=jnp.mean(terms.total_correlation),
-                     discriminator_loss=discriminator_term, discriminator_accuracy=accuracy)
-    else:
-        capacity = losses.linear_capacity(step, max_capacity=config.capacity_max,
-                                          num_steps=config.capacity_steps)
-        terms = losses.capacity_elbo(out["logits"], images, out["mean"], out["logvar"],
-                                     gamma=config.gamma, capacity=capacity)
-        extra = dict(capacity=capacity)
-    loss = jnp.mean(terms.loss)
-    metrics = dict(loss=loss, reconstruction=jnp.mean(terms.reconstruction), kl=jnp.mean(terms.kl),
-                   kl_per_dim=jnp.mean(terms.kl_per_dimension, axis=0), **extra)
-    return loss + discriminator_term, metrics
+def loss_fn(params, model, config, images, key, step, extra_params=None):
+    """``config.objective``'s mean loss over the batch and per-batch metrics
+    (:mod:`vaejax.objectives`); ``extra_params``: the parameters of the
+    objective's own state (FactorVAE's discriminator), None for most."""
+    return objectives.get(config.objective).loss(params, extra_params, model, config, images,
+                                                 key, step)
 
 
 def make_train_step(config, model, tx, mesh=None, *, steps: int = 1) -> Callable:
@@ -318,28 +223,25 @@ def make_train_step(config, model, tx, mesh=None, *, steps: int = 1) -> Callable
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
 
-    d_tx = make_discriminator_optimizer(config) if config.objective == "factor_vae" else None
+    objective = objectives.get(config.objective)
 
     def train_step(state: TrainState, batch):
         batch = batch.astype(jnp.float32)  # uint8 0/1 batches are cast here, on the device
         key = jax.random.fold_in(state.key, state.step)
-        discriminator = state.discriminator
-        if d_tx is None:
+        extra = state.extra
+        if extra is None:
             grads, metrics = jax.grad(
                 lambda p: loss_fn(p, model, config, batch, key, state.step), has_aux=True)(
                     state.params)
-        else:  # one backward pass gives both networks' gradients (see loss_fn)
-            (grads, d_grads), metrics = jax.grad(
-                lambda p, d: loss_fn(p, model, config, batch, key, state.step, d),
-                argnums=(0, 1), has_aux=True)(state.params, discriminator["params"])
-            d_updates, d_opt_state = d_tx.update(d_grads, discriminator["opt_state"],
-                                                 discriminator["params"])
-            discriminator = dict(params=optax.apply_updates(discriminator["params"], d_updates),
-                                 opt_state=d_opt_state)
+        else:  # one backward pass gives both parts' gradients (see loss_fn)
+            (grads, e_grads), metrics = jax.grad(
+                lambda p, e: loss_fn(p, model, config, batch, key, state.step, e),
+                argnums=(0, 1), has_aux=True)(state.params, extra["params"])
+            extra = objective.update_state(config, extra, e_grads)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                             discriminator=discriminator), metrics
+                             extra=extra), metrics
 
     fn = train_step if steps == 1 else (
         lambda state, batches: jax.lax.scan(train_step, state, batches))
@@ -442,11 +344,18 @@ def _window_metrics(stacked: dict, *, per_call: int, replicated: bool) -> dict:
     return out
 
 
-def _state_tree(state: TrainState) -> dict:
+def _state_tree(state: TrainState, config) -> dict:
+    """The checkpointed tree; the objective's state under its own name."""
     tree = dict(step=state.step, params=state.params, opt_state=state.opt_state, key=state.key)
-    if state.discriminator is not None:
-        tree["discriminator"] = state.discriminator
+    if state.extra is not None:
+        tree[objectives.get(config.objective).state_name] = state.extra
     return tree
+
+
+def _from_tree(tree: dict, config) -> TrainState:
+    name = objectives.get(config.objective).state_name
+    return TrainState(step=tree["step"], params=tree["params"], opt_state=tree["opt_state"],
+                      key=tree["key"], extra=tree[name] if name else None)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *,
@@ -491,12 +400,12 @@ def _train(config, workdir: Path, progress: bool) -> TrainState:
                                        max_to_keep=config.keep_checkpoints)
     try:
         _check_resume(config, workdir, ckpts, lead)
-        restored = ckpts.restore_latest(_state_tree(state))
+        restored = ckpts.restore_latest(_state_tree(state, config))
     except Exception:
         ckpts.close()
         raise
     if restored is not None:
-        state = TrainState(**restored[1])
+        state = _from_tree(restored[1], config)
     start = int(state.step)
     # Only once the checkpoint fits: config.json describes the checkpoints.
     if lead:
@@ -535,7 +444,8 @@ def _train(config, workdir: Path, progress: bool) -> TrainState:
                                replicated=replicas > 1)
         steps = host["loss"].shape[1]
         first_step = step - steps + 1
-        checked = [name for name in ("loss", "discriminator_loss") if name in host]
+        checked = [name for name in objectives.get(config.objective).checked_metrics
+                   if name in host]
         bad = ~np.stack([np.isfinite(host[name]) for name in checked])  # (names, N, steps)
         if bad.any():
             i = int(np.flatnonzero(bad.any(axis=(0, 1)))[0])
@@ -573,7 +483,7 @@ def _train(config, workdir: Path, progress: bool) -> TrainState:
                     flush(step)
                 if step % config.checkpoint_every == 0 or step == config.num_steps:
                     flush(step)
-                    ckpts.save(step, _state_tree(state))
+                    ckpts.save(step, _state_tree(state, config))
                     last_saved = step
     finally:
         batches.close()
@@ -591,14 +501,14 @@ def load_state(workdir: str | Path, config=None) -> tuple[ml_collections.ConfigD
     ckpts = checkpoint_lib.Checkpoints(Path(workdir) / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
     try:
-        restored = ckpts.restore_latest(_state_tree(template))
+        restored = ckpts.restore_latest(_state_tree(template, config))
     finally:
         ckpts.close()
     if restored is None:
         raise checkpoint_lib.CheckpointError(f"no checkpoint in {workdir}/checkpoints")
-    return config, model, TrainState(**restored[1])
+    return config, model, _from_tree(restored[1], config)
 
 
 __all__ = ["TrainState", "make_train_step", "train_and_evaluate", "load_state",
-           "create_train_state", "make_optimizer", "make_discriminator_optimizer", "loss_fn",
+           "create_train_state", "make_optimizer", "loss_fn",
            "NonFiniteLossError"]

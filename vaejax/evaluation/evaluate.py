@@ -21,10 +21,10 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from vaejax import checkpoint, losses, models, train
+from vaejax import checkpoint, losses, models, objectives, train
 from vaejax import workdir as workdir_lib
 from vaejax.data import GroundTruth, dsprites
-from vaejax.evaluation import baselines, codes, metrics, visualize
+from vaejax.evaluation import codes, metrics, visualize
 
 # Metric sizes: "standard" are disentanglement_lib's (the defaults of each
 # metric); "reduced" is a quicker protocol for CPU runs; "smoke" for tests.
@@ -209,7 +209,7 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
 
     # Which factor each latent carries (normalised MI), printed on the traversal rows.
     representation = codes.MemoizedRepresentation(
-        baselines.encoder_representation(model, params), data, progress=progress)
+        objectives.get(config.objective).representation(model, params), data, progress=progress)
     table = metrics.latent_factor_table(representation, data, seed=seed,
                                         **SIZES[sizes].get("latent_factor_table", {}))
     labels = [f"{f} {max(row):.2f}" for f, row in zip(table["best_factor"], table["nmi"])]

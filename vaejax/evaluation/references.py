@@ -15,6 +15,10 @@ HIGGINS_2017 = {
 }
 
 _ROWS = {"vae": "VAE", "beta_vae": "beta-VAE"}
+SOURCES = {"paper": "paper", "dlib": "disentanglement_lib"}  # lookup's keys -> column names
+NOTE = ("Reference values are the paper's where it gives one for this kind of model; "
+        "disentanglement_lib's study (Locatello et al. 2019) publishes its scores as plots, "
+        "and none is transcribed here.")
 
 
 def model_kind(config) -> str:

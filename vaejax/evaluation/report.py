@@ -117,7 +117,7 @@ def _heatmap(table: dict) -> str:
     nmi = np.array(table["nmi"])
     fig, ax = plt.subplots(figsize=(1.2 * nmi.shape[1] + 1.5, 0.35 * nmi.shape[0] + 1.2))
     image = ax.imshow(nmi, cmap="viridis", vmin=0, vmax=max(1e-6, float(nmi.max())))
-    ax.set_xticks(range(nmi.shape[1]), table["factors"], fontsize=8)
+    ax.set_xticks(range(nmi.shape[1]), table["factors"], fontsize=8, rotation=30, ha="right")
     ax.set_yticks(range(nmi.shape[0]), [f"z{d}" for d in range(nmi.shape[0])], fontsize=8)
     for (i, j), v in np.ndenumerate(nmi):
         ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
@@ -129,16 +129,17 @@ def _heatmap(table: dict) -> str:
 
 
 def _metric_rows(metrics: dict, model: str) -> str:
+    refs = {(m, f): references.lookup(m, f, model) for m, fields in metrics.items()
+            for f in fields}
+    sources = [s for s in references.SOURCES if any(s in r for r in refs.values())]
     rows = []
-    for metric, fields in metrics.items():
-        for field, value in fields.items():
-            ref = references.lookup(metric, field, model)
-            rows.append(f"<tr><td>{metric}</td><td>{field}</td>"
-                        f'<td class="num">{_fmt(value)}</td>'
-                        f"<td>{html.escape(ref.get('paper', ''))}</td>"
-                        f"<td>{html.escape(ref.get('dlib', ''))}</td></tr>")
-    return ("<table><tr><th>metric</th><th>field</th><th>this run</th>"
-            "<th>paper</th><th>disentanglement_lib</th></tr>" + "".join(rows) + "</table>")
+    for (metric, field), ref in refs.items():
+        cells = "".join(f"<td>{html.escape(ref.get(s, ''))}</td>" for s in sources)
+        rows.append(f"<tr><td>{metric}</td><td>{field}</td>"
+                    f'<td class="num">{_fmt(metrics[metric][field])}</td>{cells}</tr>')
+    heads = "".join(f"<th>{references.SOURCES[s]}</th>" for s in sources)
+    return (f"<table><tr><th>metric</th><th>field</th><th>this run</th>{heads}</tr>"
+            + "".join(rows) + f'</table><p class="muted">{references.NOTE}</p>')
 
 
 def _fmt(value) -> str:

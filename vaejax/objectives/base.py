@@ -1,0 +1,97 @@
+"""The interface every training objective implements, and what the VAE family shares.
+
+An objective is an object with:
+
+* ``name``: the value of ``config.objective`` that selects it;
+* ``validate(config)``: raises ConfigError naming a field it cannot use;
+* ``init_state(config, key)``: the extra train state it owns (a pytree with
+  a ``params`` entry and whatever updates them, e.g. FactorVAE's
+  discriminator and its optimizer state), or None;
+* ``loss(params, extra_params, model, config, images, key, step)``: the
+  batch's mean loss and a dict of metrics; with extra state, the loss is
+  arranged so that its gradient with respect to ``params`` is the model's
+  and with respect to ``extra_params`` (``extra["params"]``) the extra
+  networks' own;
+* ``update_state(config, extra, grads)``: the extra state after one step
+  with those gradients;
+* ``representation(model, params)``: what evaluation scores, images
+  (N, 64, 64, 1) -> codes (N, D); the encoder mean unless it says otherwise;
+* ``state_name`` (the extra state's key in a checkpoint), ``checked_metrics``
+  (the metrics a run stops on when not finite), ``uses_prior`` (whether
+  ``config.prior`` applies) and ``variational`` (the encoder outputs a
+  mean and log-variance).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from vaejax.data import corruptions
+
+
+def ramp(value, warmup, step):
+    """``value`` ramped linearly from 0 over ``warmup`` steps (at once when 0)."""
+    if not warmup:
+        return jnp.float32(value)
+    return value * jnp.clip(step.astype(jnp.float32) / warmup, 0.0, 1.0)
+
+
+def option(config, field, default):
+    return config.get(field, default)
+
+
+def corrupt(config, key, images):
+    """The model's input: ``images`` with ``config.corruption`` applied (denoising)."""
+    if config.corruption == "masking":
+        return corruptions.masking_noise(key, images, rate=config.corruption_rate)
+    if config.corruption == "salt_and_pepper":
+        return corruptions.salt_and_pepper(key, images, rate=config.corruption_rate)
+    return images
+
+
+def forward(params, model, config, images, key) -> dict:
+    """The model on the (corrupted) batch: ``logits`` and, for a VAE, ``mean``,
+    ``logvar`` and the sampled ``z``."""
+    sample_key, corrupt_key = jax.random.split(key)
+    return model.apply({"params": params}, corrupt(config, corrupt_key, images), sample_key)
+
+
+def elbo_metrics(terms, **extra) -> tuple[jax.Array, dict]:
+    """(mean loss, metrics) from per-example ``losses`` terms of the VAE family."""
+    loss = jnp.mean(terms.loss)
+    return loss, dict(loss=loss, reconstruction=jnp.mean(terms.reconstruction),
+                      kl=jnp.mean(terms.kl), kl_per_dim=jnp.mean(terms.kl_per_dimension, axis=0),
+                      **extra)
+
+
+class Objective:
+    """Defaults: no extra state, the encoder mean as the representation."""
+
+    name = ""
+    uses_prior = False
+    variational = True
+    state_name: str | None = None
+    checked_metrics: tuple[str, ...] = ("loss",)
+
+    def validate(self, config) -> None:
+        """Raises ConfigError for a config this objective cannot train."""
+
+    def init_state(self, config, key) -> Any:
+        return None
+
+    def loss(self, params, extra_params, model, config, images, key, step):
+        raise NotImplementedError
+
+    def update_state(self, config, extra, grads):
+        return extra
+
+    def representation(self, model, params):
+        from vaejax.evaluation import baselines  # pylint: disable=import-outside-toplevel
+
+        return baselines.encoder_representation(model, params)
+
+    def __repr__(self) -> str:
+        return f"<objective {self.name}>"

@@ -1,0 +1,19 @@
+"""Capacity-annealed VAE (Burgess et al. 2018): rec + gamma |KL - C|, C ramped up."""
+
+from vaejax import losses
+from vaejax.objectives import base
+
+
+class Capacity(base.Objective):
+    name = "capacity"
+
+    def loss(self, params, extra_params, model, config, images, key, step):
+        out = base.forward(params, model, config, images, key)
+        capacity = losses.linear_capacity(step, max_capacity=config.capacity_max,
+                                          num_steps=config.capacity_steps)
+        terms = losses.capacity_elbo(out["logits"], images, out["mean"], out["logvar"],
+                                     gamma=config.gamma, capacity=capacity)
+        return base.elbo_metrics(terms, capacity=capacity)
+
+
+OBJECTIVE = Capacity()
