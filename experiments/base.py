@@ -52,6 +52,13 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+def fc(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The ``fc`` variant of the convolutional configs: Higgins et al.'s FC model."""
+    c.architecture = "fc"
+    c.name = c.name + ":fc"
+    return c
+
+
 def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """Seconds-long run on 2,048 images rendered in memory (for tests)."""
     c.data_source = "sample:2048"

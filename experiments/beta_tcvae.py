@@ -10,12 +10,6 @@ the best model a 2-core CPU trains in 30 minutes.
 from experiments import base
 
 
-def fc(c):
-    c.architecture = "fc"
-    c.name = c.name + ":fc"
-    return c
-
-
 def cpu(c):
     if c.architecture == "fc":
         # The best :cpu model (docs/training_on_cpu.md): with seed 0, x and y
@@ -45,4 +39,4 @@ def get_config(arg=None):
     c.tc_estimator = "stratified"  # stratified | mws
     c.optimizer = "adam"
     c.learning_rate = 1e-4
-    return base.apply_variant(c, arg, dict(fc=fc, cpu=cpu))
+    return base.apply_variant(c, arg, dict(fc=base.fc, cpu=cpu))

@@ -19,12 +19,6 @@ def ii(c):
     return c
 
 
-def fc(c):
-    c.architecture = "fc"
-    c.name = c.name + ":fc"
-    return c
-
-
 def cpu(c):
     # As beta_vae.py:conv,cpu (Adam 5e-4, 16,000 steps): 10-28 minutes on 2 cores.
     c.learning_rate = 5e-4
@@ -41,4 +35,4 @@ def get_config(arg=None):
     c.lambda_d_factor = 10.0
     c.optimizer = "adam"
     c.learning_rate = 1e-4
-    return base.apply_variant(c, arg, dict(ii=ii, fc=fc, cpu=cpu))
+    return base.apply_variant(c, arg, dict(ii=ii, fc=base.fc, cpu=cpu))

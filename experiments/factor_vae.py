@@ -14,12 +14,6 @@ Variants: ``fc`` (Higgins et al.'s model), ``cpu``, ``smoke``, ``gpu``.
 from experiments import base
 
 
-def fc(c):
-    c.architecture = "fc"
-    c.name = c.name + ":fc"
-    return c
-
-
 def cpu(c):
     # Measured on a 2-core CPU (docs/training_on_cpu.md): conv 8.4 steps/s
     # (10,000 steps in 20.8 minutes); FC 11.8 steps/s (18,000 steps in ~25).
@@ -39,4 +33,4 @@ def get_config(arg=None):
     c.discriminator_learning_rate = 1e-4
     c.optimizer = "adam"
     c.learning_rate = 1e-4
-    return base.apply_variant(c, arg, dict(fc=fc, cpu=cpu))
+    return base.apply_variant(c, arg, dict(fc=base.fc, cpu=cpu))
