@@ -23,6 +23,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.gamma = 1000.0  # capacity objective (Burgess et al. 2018); the TC weight for factor_vae
     c.capacity_max = 25.0
     c.capacity_steps = 100_000
+    c.gamma_warmup_steps = 0  # capacity: gamma ramps linearly from 0 over these steps
     c.corruption = "none"  # none | masking | salt_and_pepper
     c.corruption_rate = 0.0
 

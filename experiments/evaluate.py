@@ -18,7 +18,6 @@ from absl import app, flags, logging
 
 from experiments import cli
 from vaejax import memory, pretrained
-from vaejax.errors import InputError
 from vaejax.evaluation import evaluate, metrics, report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by experiments.run, or "
@@ -50,10 +49,8 @@ def main(argv):
     if out_dir is None and pretrained.is_shipped(workdir):
         out_dir = Path.cwd() / f"{workdir.name}_eval"
         print(f"{workdir} is a shipped pretrained model: writing into {out_dir}")
-    if out_dir is not None and workdir.resolve() in (out_dir.resolve(), *out_dir.resolve().parents) \
-            and pretrained.is_shipped(workdir):
-        raise InputError(f"--output_dir {out_dir} lies in the shipped pretrained model "
-                         f"{workdir}, which is read-only")
+    if out_dir is not None:
+        pretrained.check_writable(out_dir)
     results = evaluate.evaluate(workdir, seed=_SEED.value, sizes=_SIZES.value,
                                 data_source=_DATA.value, dci_trees=_DCI_TREES.value,
                                 replica=_REPLICA.value, out_dir=out_dir)

@@ -3,15 +3,17 @@
 Variants: default and ``paper`` (the same, every field spelled out: the
 paper's FC model, Adagrad 1e-2, batch 64, beta 4 against a VAE's 1, 10
 replicas per row, 300,000 steps, the metric at 10,000 / 5,000 points),
-``cpu`` (within about 60 minutes on a 2-core CPU, training included: 2
-replicas), ``smoke``.
+``cpu`` (2 replicas; 36.5 minutes on a 2-core CPU, training included, before
+the DC-IGN row, whose two conv replicas of 10,000 steps add roughly 30-40),
+``smoke``.
 
 Expected time of ``paper`` (two rows of 10 replicas x 300,000 steps at
 batch 64; from measured one-model and replica rates, docs/results/README.md):
 a 2-core CPU ~83 hours (20 model-steps/s, replicas no faster than one
 model); one H200 between ~3 and ~31 minutes of training (one FC model
 runs 3,206 steps/s; 10 vmapped replicas between free and 10x slower, not
-yet measured), plus the metric calls.
+yet measured), plus the metric calls. The DC-IGN row (conv, 10 x 300,000
+steps at Adam 1e-4) comes on top and is not yet timed at this scale.
 """
 
 import ml_collections
@@ -26,6 +28,9 @@ def get_config(arg=None):
     c.vae_variant = ""
     c.beta_vae_config = "beta_vae"
     c.beta_vae_variant = ""
+    # DC-IGN (Kulkarni et al. 2015), supervised by one-factor batches ("": row left out)
+    c.dc_ign_config = "dc_ign"
+    c.dc_ign_variant = ""
     c.num_steps = 0  # 0: the training configs' own
     c.higgins_num_train = 10_000
     c.higgins_num_eval = 5_000
@@ -39,12 +44,13 @@ def get_config(arg=None):
         c.replicas = 10
         c.vae_config, c.vae_variant = "vae", ""  # FC, Adagrad 1e-2, batch 64, beta 1
         c.beta_vae_config, c.beta_vae_variant = "beta_vae", ""  # the same, beta 4
+        c.dc_ign_config, c.dc_ign_variant = "dc_ign", ""  # conv, Adam 1e-4, batch 64
         c.num_steps = 300_000  # disentanglement_lib's length; the paper gives none
         c.higgins_num_train, c.higgins_num_eval = 10_000, 5_000
         c.baseline_fit_images = 10_000
     elif arg == "cpu":
         c.replicas = 2
-        c.vae_variant = c.beta_vae_variant = "cpu"
+        c.vae_variant = c.beta_vae_variant = c.dc_ign_variant = "cpu"
         # FC model at 15-22 steps/s: 8-11 min per model, 35-50 min in all. At
         # 4,000 steps (beta at 4 from step 1,000) the beta-VAE scored below the VAE.
         c.num_steps = 10_000
@@ -56,7 +62,7 @@ def get_config(arg=None):
     elif arg == "smoke":
         c.replicas = 2
         c.classifier_seeds = 2
-        c.vae_variant = c.beta_vae_variant = "smoke"
+        c.vae_variant = c.beta_vae_variant = c.dc_ign_variant = "smoke"
         c.higgins_num_train, c.higgins_num_eval = 60, 40
         c.baseline_fit_images = 200
         c.data_source = ""

@@ -53,7 +53,7 @@ flags.mark_flags_as_required(["table_workdir"])
 def representations(cfg, data, root: Path) -> dict:
     """Row -> one representation per replica, as metric_table scores them."""
     reps = metric_table.baseline_representations(cfg, data)
-    for row in metric_table.MODEL_ROWS:
+    for row in metric_table.trained_rows(cfg):
         workdir = metric_table.row_workdir(root, row)
         if not (workdir / "checkpoints").is_dir():
             raise InputError(f"no trained {row} in {workdir}: run experiments.metric_table first")

@@ -14,7 +14,6 @@ from absl import app, flags
 
 from experiments import cli
 from vaejax import pretrained
-from vaejax.errors import InputError
 from vaejax.evaluation import report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by experiments.run, or "
@@ -32,8 +31,8 @@ def main(argv):
     output = _OUTPUT.value
     if output is None and pretrained.is_shipped(workdir):
         output = Path.cwd() / f"{workdir.name}_report.html"
-    if output is not None and pretrained.is_shipped(Path(output).resolve().parent):
-        raise InputError(f"{output} lies in a shipped pretrained model, which is read-only")
+    if output is not None:
+        pretrained.check_writable(output)
     print(report.write_report(workdir, _EVAL_DIR.value, output))
 
 

@@ -10,8 +10,8 @@ from PIL import Image
 from experiments import metric_table, metric_table_config
 
 ROOT = Path(__file__).resolve().parents[1]
-IMPLEMENTED = ["ground truth factors", "raw pixels", "PCA", "ICA", "VAE untrained", "VAE",
-               "beta-VAE"]
+IMPLEMENTED = ["ground truth factors", "raw pixels", "PCA", "ICA", "DC-IGN", "VAE untrained",
+               "VAE", "beta-VAE"]
 
 
 def _fake_scores():
@@ -30,7 +30,7 @@ def test_table_has_both_protocols_beside_the_paper(tmp_path):
     # PCA (i = 2): paper keeps the top 3 of 52, 42, 62, 32, 72, 22 -> 52, 62, 72.
     std = np.std([52.0, 62.0, 72.0])
     assert f"| PCA | 62.00 ± {std:.2f} | 53.00 ± 1.00 | 84.9 ± 0.4 |" in markdown
-    assert "| DC-IGN | not implemented yet | not implemented yet | 99.3 ± 0.1 |" in markdown
+    assert "| InfoGAN | not implemented yet | not implemented yet | 73.5 ± 0.9 |" in markdown
     assert "2 replicas x 3 classifier seeds, bottom half dropped" in markdown
     table = json.loads((tmp_path / "table.json").read_text())
     assert list(table["rows"]) == ["ground truth factors", "raw pixels", "PCA", "ICA", "DC-IGN",
@@ -59,9 +59,11 @@ def test_metric_table_smoke_run(tmp_path):
         # 60 / 40 points: the ground truth is not always at 100 %, but leads every row.
         assert means["ground truth factors"] >= 85
         assert means["ground truth factors"] == max(means.values())
-    # Both models trained once, as one 2-replica run each.
-    config = json.loads((tmp_path / "vae" / "config.json").read_text())
-    assert config["replicas"] == 2
+    # Every model row trained once, as one 2-replica run each.
+    for row in ("vae", "beta_vae", "dc_ign"):
+        config = json.loads((tmp_path / row / "config.json").read_text())
+        assert config["replicas"] == 2
+    assert rows["DC-IGN"]["paper"]["n"] == 2
     assert "| ground truth factors |" in (tmp_path / "table.md").read_text()
 
 
@@ -75,3 +77,7 @@ def test_paper_scale_trains_the_papers_models():
         assert model.architecture == "fc" and model.optimizer == "adagrad"
         assert model.learning_rate == 1e-2 and model.batch_size == 64
         assert model.beta == beta and model.replicas == 10 and model.num_steps == 300_000
+    dc_ign = metric_table.model_config(cfg.dc_ign_config, cfg.dc_ign_variant, 0, cfg.num_steps,
+                                       cfg.replicas)
+    assert dc_ign.objective == "dc_ign" and dc_ign.beta == 1.0 and dc_ign.replicas == 10
+    assert metric_table.trained_rows(cfg) == ("VAE", "beta-VAE", "DC-IGN")

@@ -100,3 +100,22 @@ def test_dip_vae_bad_config_names_the_field(field, value, message):
     config[field] = value
     with pytest.raises(ConfigError, match=message):
         train.validate_config(config)
+
+
+def test_capacity_gamma_warmup_ramps_the_penalty_from_zero():
+    from experiments import beta_vae_capacity
+    config = beta_vae_capacity.get_config("smoke")
+    config.gamma_warmup_steps = 100
+    config.capacity_steps = 10**9  # C ~ 0 at every step below, so |KL - C| is the same
+    model = train.models.from_config(config)
+    state = train.create_train_state(config, model, train.make_optimizer(config))
+    images = jnp.asarray(np.random.default_rng(4).random((8, 64, 64, 1)) > 0.8, jnp.float32)
+    key = jax.random.key(5)
+    penalty = {}
+    for step in (0, 25, 100):
+        loss, metrics = train.loss_fn(state.params, model, config, images, key, jnp.int32(step))
+        penalty[step] = float(loss) - float(metrics["reconstruction"])
+        assert float(metrics["gamma"]) == pytest.approx(config.gamma * min(step / 100, 1.0))
+    assert penalty[0] == 0.0
+    assert penalty[100] > 0
+    np.testing.assert_allclose(penalty[25], 0.25 * penalty[100], rtol=1e-3)

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from experiments import beta_vae
-from vaejax import train
+from vaejax import pretrained, train
 from vaejax import workdir as workdir_lib
-from vaejax.errors import WorkdirInUseError
+from vaejax.errors import InputError, WorkdirInUseError
 from vaejax.evaluation import evaluate, report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,3 +129,7 @@ def test_shipped_model_is_never_written(evaluated, tmp_path):
     assert (cwd / "shipped_eval" / "metrics.json").is_file()
     assert (cwd / "shipped_eval" / "report.html").is_file()
     assert sorted(p.relative_to(shipped) for p in shipped.rglob("*")) == before
+    for inside in (shipped, shipped / "eval", shipped / "report.html"):
+        with pytest.raises(InputError, match="lies in the shipped pretrained model"):
+            pretrained.check_writable(inside)
+    pretrained.check_writable(cwd / "shipped_eval")

@@ -498,3 +498,28 @@ def dip_regularizer(cov: jax.Array, *, lambda_od: float, lambda_d: float) -> jax
     diagonal = jnp.diagonal(cov)
     off = cov - jnp.diag(diagonal)
     return lambda_od * jnp.sum(off ** 2) + lambda_d * jnp.sum((diagonal - 1.0) ** 2)
+
+
+def dcign_clamp(z: jax.Array, active: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """DC-IGN's clamping (Kulkarni et al. 2015) for a batch that varies one factor.
+
+    Every latent outside ``active`` (the varied factor's block) is clamped to
+    its batch mean for the decoder, so it gets no reconstruction gradient;
+    the invariance term 0.5 sum (z - mean)^2 over those latents gives each of
+    them the gradient z - mean instead, the paper's replacement gradient
+    ("set the gradients for clamped neurons to be their difference from the
+    mean"). The paper clamps to the batch mean; so does this.
+
+    Args:
+      z: (B, D) codes.
+      active: (D,) bool, True for the latents of the varied factor's block.
+
+    Returns:
+      ((B, D) codes for the decoder, (B,) invariance term).
+    """
+    if active.shape != z.shape[-1:]:
+        raise ValueError(f"active must have shape {z.shape[-1:]}, got {active.shape}")
+    mean = jax.lax.stop_gradient(jnp.mean(z, axis=0, keepdims=True))
+    clamped = jnp.where(active, z, mean)
+    invariance = 0.5 * jnp.sum(jnp.where(active, 0.0, (z - mean) ** 2), axis=-1)
+    return clamped, invariance

@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaejax import layers, losses
+from vaejax import layers, losses, options
 
 IMAGE_SHAPE = (64, 64, 1)
 
@@ -185,7 +185,7 @@ def discriminator_from_config(config) -> Discriminator:
 
 ARCHITECTURES = ("fc", "conv", "deep_fc", "linear")
 CONV_IMPLS = ("fast", "flax")
-DEFAULT_CONV_IMPL = "fast"  # also for configs saved before the field existed
+DEFAULT_CONV_IMPL = options.DEFAULTS["conv_impl"]
 
 
 def build(architecture: str, *, latents: int, variational: bool,

@@ -29,9 +29,9 @@ import optax
 from tqdm.auto import tqdm
 
 from vaejax import checkpoint as checkpoint_lib
-from vaejax import losses, models, objectives, parallel
+from vaejax import losses, models, objectives, options, parallel
 from vaejax import workdir as workdir_lib
-from vaejax.data import dsprites, pipeline
+from vaejax.data import dsprites
 from vaejax.errors import ConfigError, NonFiniteLossError
 
 
@@ -58,15 +58,12 @@ OPTIMIZERS = ("adam", "adagrad", "sgd")
 
 # Fields a config may lack (configs saved by older versions, hand-built ones),
 # and the value used then.
-OPTIONAL_FIELDS = dict(prior="gaussian", conv_impl=models.DEFAULT_CONV_IMPL,
-                       tc_estimator="stratified", steps_per_dispatch=1, shard_params=False,
-                       beta_warmup_steps=0, lr_warmup_steps=0, grad_clip_norm=0.0,
-                       replicas=1, replica_layout="auto")
+OPTIONAL_FIELDS = options.DEFAULTS
 REPLICA_LAYOUTS = ("auto", "vmap", "map")
 
 
 def _option(config, field):
-    return config.get(field, OPTIONAL_FIELDS[field])
+    return options.get(config, field)
 
 
 def num_replicas(config) -> int:
@@ -425,13 +422,11 @@ def _train(config, workdir: Path, progress: bool) -> TrainState:
     replicas = num_replicas(config)
     data_seed = (config.data_seed if replicas == 1
                  else tuple(config.data_seed + i for i in range(replicas)))
-    batches = pipeline.ShuffledBatches(data.imgs, batch_size=config.batch_size,
-                                       seed=data_seed, start_step=start,
-                                       shard=parallel.process_shard(), dtype=np.uint8,
-                                       steps_per_item=per_call,
-                                       transform=lambda rows: parallel.global_batch(
-                                           rows, mesh, stacked=per_call > 1,
-                                           replicas=replicas > 1))
+    batches = objectives.get(config.objective).batches(
+        data, batch_size=config.batch_size, seed=data_seed, start_step=start,
+        shard=parallel.process_shard(), dtype=np.uint8, steps_per_item=per_call,
+        transform=lambda rows: parallel.global_batch(rows, mesh, stacked=per_call > 1,
+                                                     replicas=replicas > 1))
     writer = MetricWriter(workdir) if lead else None
     pending: list[dict] = []
     last_saved = restored[0] if restored else None

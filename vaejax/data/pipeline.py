@@ -1,4 +1,5 @@
-"""Input pipeline: seeded, resumable shuffled batches, and a ground-truth sampler."""
+"""Input pipeline: seeded, resumable shuffled batches, one-factor batches (DC-IGN), and a
+ground-truth sampler."""
 
 from __future__ import annotations
 
@@ -155,10 +156,7 @@ class ShuffledBatches:
         # The worker holds no reference to self, so a dropped iterator is
         # collected and its __del__ stops the thread; it has its own
         # permutation cache since the main thread may call indices().
-        worker = ShuffledBatches(self.images, batch_size=self.batch_size,
-                                 seed=self.seed, prefetch=0, shard=self.shard,
-                                 dtype=self.dtype, transform=self.transform,
-                                 steps_per_item=self.steps_per_item)
+        worker = self._worker()
 
         def run():
             step = first
@@ -178,6 +176,12 @@ class ShuffledBatches:
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
+
+    def _worker(self) -> "ShuffledBatches":
+        """A copy without prefetching, for the prefetch thread."""
+        return ShuffledBatches(self.images, batch_size=self.batch_size, seed=self.seed,
+                               prefetch=0, shard=self.shard, dtype=self.dtype,
+                               transform=self.transform, steps_per_item=self.steps_per_item)
 
     def close(self) -> None:
         """Stops the prefetch thread."""
@@ -241,3 +245,52 @@ class GroundTruth:
         """Random factor classes (num, 6) and their float32 images (num, 64, 64, 1)."""
         classes = self.sample_factors(num, rng, **kwargs)
         return classes, self.images(classes)
+
+
+def varied_factor(step):
+    """Which of ``GroundTruth.varying_factors`` batch ``step`` of
+    :class:`OneFactorBatches` varies: ``step % 5`` (a Python or traced integer)."""
+    return step % len(GroundTruth.varying_factors)
+
+
+class OneFactorBatches(ShuffledBatches):
+    """Batches that each vary one factor (DC-IGN's training batches, Kulkarni et al. 2015).
+
+    Batch ``step`` varies factor ``GroundTruth.varying_factors[varied_factor(step)]``
+    (shape, scale, orientation, posX, posY in turn): every row takes a uniform
+    random class of it, while the other factors hold the classes of one random
+    grid point for the whole batch. A function of (seed, step), so resuming
+    yields the same batches. Images come from ``data`` when it holds the whole
+    grid, else from the renderer (the simulator supplies the supervision).
+
+    Args:
+      data: a :class:`DSprites`.
+      **kwargs: as :class:`ShuffledBatches` (``batch_size``, ``seed``, ...).
+    """
+
+    def __init__(self, data: DSprites, **kwargs):
+        super().__init__(data.imgs, **kwargs)
+        self.data = data
+        self._complete = data.is_complete
+
+    def factor_classes(self, step: int, replica: int = 0) -> np.ndarray:
+        """The factor classes of batch ``step`` (of the ``replica``-th seed), (B, 6) int64."""
+        rng = np.random.default_rng([self._seeds[replica], step])
+        sizes = np.asarray(factors.FACTOR_SIZES)
+        varied = GroundTruth.varying_factors[varied_factor(step)]
+        classes = np.tile(rng.integers(0, sizes), (self.batch_size, 1))
+        classes[:, varied] = rng.integers(0, sizes[varied], self.batch_size)
+        return classes
+
+    def batch(self, step: int, replica: int = 0) -> np.ndarray:
+        index, count = self.shard
+        rows = self.batch_size // count
+        classes = self.factor_classes(step, replica)[index * rows:(index + 1) * rows]
+        imgs = (_take_rows(self.images, factors.classes_to_index(classes)) if self._complete
+                else render_lib.render(classes))
+        return to_float(imgs) if self.dtype == np.float32 else imgs[..., None]
+
+    def _worker(self) -> "OneFactorBatches":
+        return OneFactorBatches(self.data, batch_size=self.batch_size, seed=self.seed,
+                                prefetch=0, shard=self.shard, dtype=self.dtype,
+                                transform=self.transform, steps_per_item=self.steps_per_item)

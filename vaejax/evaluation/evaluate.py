@@ -21,8 +21,7 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from vaejax import checkpoint, losses, models, objectives, train
-from vaejax import workdir as workdir_lib
+from vaejax import checkpoint, losses, models, objectives, pretrained, train
 from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import codes, metrics, visualize
 
@@ -65,7 +64,7 @@ def load_model(workdir: str | Path, replica: int | None = None):
     if n > 1:
         template = jax.tree.map(lambda x: jax.ShapeDtypeStruct((n,) + x.shape, x.dtype), template)
     ckpts = checkpoint.Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints,
-                                   read_only=(workdir / workdir_lib.SHIPPED_MARKER).is_file())
+                                   read_only=pretrained.is_shipped(workdir))
     try:
         step, params = ckpts.restore_params(template)
     finally:

@@ -7,11 +7,11 @@ objective is a module here with an ``OBJECTIVE`` and a line in ``_MODULES``.
 from __future__ import annotations
 
 from vaejax.errors import ConfigError
-from vaejax.objectives import (autoencoder, beta_tcvae, beta_vae, capacity, dip_vae,
-                                factor_vae)
+from vaejax.objectives import (autoencoder, beta_tcvae, beta_vae, capacity, dc_ign,
+                                dip_vae, factor_vae)
 from vaejax.objectives.base import Objective
 
-_MODULES = (autoencoder, beta_vae, capacity, beta_tcvae, factor_vae, dip_vae)
+_MODULES = (autoencoder, beta_vae, capacity, beta_tcvae, factor_vae, dip_vae, dc_ign)
 _REGISTRY = {m.OBJECTIVE.name: m.OBJECTIVE for m in _MODULES}
 NAMES = tuple(_REGISTRY)
 

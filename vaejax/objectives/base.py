@@ -14,6 +14,9 @@ An objective is an object with:
   networks' own;
 * ``update_state(config, extra, grads)``: the extra state after one step
   with those gradients;
+* ``batches(data, **kwargs)``: the training batches of a :class:`DSprites`
+  (``kwargs`` as :class:`vaejax.data.pipeline.ShuffledBatches`); shuffled
+  images unless the objective needs others (DC-IGN's one-factor batches);
 * ``representation(model, params)``: what evaluation scores, images
   (N, 64, 64, 1) -> codes (N, D); the encoder mean unless it says otherwise;
 * ``state_name`` (the extra state's key in a checkpoint), ``checked_metrics``
@@ -29,7 +32,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from vaejax.data import corruptions
+from vaejax import options
+from vaejax.data import corruptions, pipeline
 
 
 def ramp(value, warmup, step):
@@ -39,8 +43,9 @@ def ramp(value, warmup, step):
     return value * jnp.clip(step.astype(jnp.float32) / warmup, 0.0, 1.0)
 
 
-def option(config, field, default):
-    return config.get(field, default)
+def option(config, field):
+    """``config.field``, or its default (``vaejax.options.DEFAULTS``) when absent."""
+    return options.get(config, field)
 
 
 def corrupt(config, key, images):
@@ -87,6 +92,9 @@ class Objective:
 
     def update_state(self, config, extra, grads):
         return extra
+
+    def batches(self, data, **kwargs):
+        return pipeline.ShuffledBatches(data.imgs, **kwargs)
 
     def representation(self, model, params):
         from vaejax.evaluation import baselines  # pylint: disable=import-outside-toplevel

@@ -20,12 +20,12 @@ class BetaTCVAE(base.Objective):
     def loss(self, params, extra_params, model, config, images, key, step):
         out = base.forward(params, model, config, images, key)
         # The TC weight ramps from 1 (the plain ELBO) to beta.
-        beta = 1.0 + base.ramp(config.beta - 1.0, base.option(config, "beta_warmup_steps", 0),
+        beta = 1.0 + base.ramp(config.beta - 1.0, base.option(config, "beta_warmup_steps"),
                                step)
         terms = losses.beta_tc_elbo(out["logits"], images, out["mean"], out["logvar"], out["z"],
                                     beta=beta, dataset_size=config.dataset_size,
-                                    estimator=base.option(config, "tc_estimator", "stratified"),
-                                    prior=base.option(config, "prior", "gaussian"))
+                                    estimator=base.option(config, "tc_estimator"),
+                                    prior=base.option(config, "prior"))
         return base.elbo_metrics(terms, beta=beta,
                                  total_correlation=jnp.mean(terms.total_correlation))
 

@@ -6,7 +6,7 @@ from vaejax.objectives import base
 
 def beta_at(config, step):
     """beta, ramped linearly from 0 over ``beta_warmup_steps`` when that is set."""
-    return base.ramp(config.beta, base.option(config, "beta_warmup_steps", 0), step)
+    return base.ramp(config.beta, base.option(config, "beta_warmup_steps"), step)
 
 
 class BetaVAE(base.Objective):
@@ -17,7 +17,7 @@ class BetaVAE(base.Objective):
         out = base.forward(params, model, config, images, key)
         beta = beta_at(config, step)
         terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=beta,
-                                 prior=base.option(config, "prior", "gaussian"))
+                                 prior=base.option(config, "prior"))
         return base.elbo_metrics(terms, beta=beta)
 
 

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from vaejax import workdir as _workdir
+from vaejax.errors import InputError
 
 _ROOT = Path(__file__).resolve().parent
 PREFIX = "pretrained:"
@@ -44,6 +45,15 @@ def resolve(workdir: str | Path) -> Path:
 def is_shipped(workdir: str | Path) -> bool:
     """Whether ``workdir`` is a shipped pretrained model (it holds ``pretrained.json``)."""
     return (Path(workdir) / MARKER).is_file()
+
+
+def check_writable(path: str | Path) -> None:
+    """Raises InputError when ``path`` is, or lies inside, a shipped model's directory."""
+    resolved = Path(path).resolve()
+    for folder in (resolved, *resolved.parents):
+        if is_shipped(folder):
+            raise InputError(f"{path} lies in the shipped pretrained model {folder}, "
+                             "which is read-only")
 
 
 def info(name: str) -> dict:
