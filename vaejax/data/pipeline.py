@@ -79,6 +79,7 @@ class ShuffledBatches:
         self.transform = transform
         self.steps_per_item = steps_per_item
         self.images = images
+        self._source = images  # what the constructor took (a subclass may take more)
         self.batch_size = batch_size
         self.seed = seed
         self._stacked = not isinstance(seed, (int, np.integer))
@@ -179,9 +180,9 @@ class ShuffledBatches:
 
     def _worker(self) -> "ShuffledBatches":
         """A copy without prefetching, for the prefetch thread."""
-        return ShuffledBatches(self.images, batch_size=self.batch_size, seed=self.seed,
-                               prefetch=0, shard=self.shard, dtype=self.dtype,
-                               transform=self.transform, steps_per_item=self.steps_per_item)
+        return type(self)(self._source, batch_size=self.batch_size, seed=self.seed,
+                          prefetch=0, shard=self.shard, dtype=self.dtype,
+                          transform=self.transform, steps_per_item=self.steps_per_item)
 
     def close(self) -> None:
         """Stops the prefetch thread."""
@@ -270,7 +271,7 @@ class OneFactorBatches(ShuffledBatches):
 
     def __init__(self, data: DSprites, **kwargs):
         super().__init__(data.imgs, **kwargs)
-        self.data = data
+        self.data = self._source = data
         self._complete = data.is_complete
 
     def factor_classes(self, step: int, replica: int = 0) -> np.ndarray:
@@ -289,8 +290,3 @@ class OneFactorBatches(ShuffledBatches):
         imgs = (_take_rows(self.images, factors.classes_to_index(classes)) if self._complete
                 else render_lib.render(classes))
         return to_float(imgs) if self.dtype == np.float32 else imgs[..., None]
-
-    def _worker(self) -> "OneFactorBatches":
-        return OneFactorBatches(self.data, batch_size=self.batch_size, seed=self.seed,
-                                prefetch=0, shard=self.shard, dtype=self.dtype,
-                                transform=self.transform, steps_per_item=self.steps_per_item)

@@ -13,7 +13,7 @@ the representation is the encoder mean.
 import jax.numpy as jnp
 import numpy as np
 
-from vaejax import losses
+from vaejax import losses, models
 from vaejax.data import pipeline
 from vaejax.errors import ConfigError
 from vaejax.objectives import base
@@ -33,10 +33,6 @@ def latent_blocks(config) -> np.ndarray:
 
 def _encode(module, x):
     return module.encoder(x)
-
-
-def _decode(module, z):
-    return module.decoder(z)
 
 
 class DCIGN(base.Objective):
@@ -64,7 +60,7 @@ class DCIGN(base.Objective):
         z = losses.reparameterize(key, mean, logvar)
         active = jnp.asarray(latent_blocks(config)) == pipeline.varied_factor(step)
         clamped, invariance = losses.dcign_clamp(z, active)
-        logits = model.apply({"params": params}, clamped, method=_decode)
+        logits = model.apply({"params": params}, clamped, method=models.Autoencoder.decode)
         terms = losses.beta_elbo(logits, images, mean, logvar, beta=config.beta)
         loss, metrics = base.elbo_metrics(terms, invariance=jnp.mean(invariance))
         loss = loss + metrics["invariance"]
