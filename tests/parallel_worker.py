@@ -2,7 +2,7 @@
 distributed runtime are fixed when JAX starts).
 
     python tests/parallel_worker.py devices WORKDIR CONFIG [FIELD=VALUE ...]
-    python tests/parallel_worker.py process WORKDIR CONFIG PORT PROCESS_ID NUM_PROCESSES
+    python tests/parallel_worker.py process WORKDIR CONFIG PORT PROCESS_ID NUM_PROCESSES [FIELD=VALUE ...]
 
 Trains CONFIG (``file.py:variant`` under experiments/) into WORKDIR and
 prints one JSON line with what the test checks.
@@ -41,10 +41,9 @@ def main():
     from vaejax import models, parallel, train
 
     config = _config(spec)
-    if mode == "devices":
-        for override in sys.argv[4:]:
-            field, _, value = override.partition("=")
-            config[field] = ast.literal_eval(value)
+    for override in sys.argv[7 if mode == "process" else 4:]:
+        field, _, value = override.partition("=")
+        config[field] = ast.literal_eval(value)
     out = dict(devices=jax.device_count(), processes=jax.process_count(),
                process=jax.process_index())
     mesh = parallel.data_mesh()
