@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from vaejax import checkpoint, losses, models, train
+from vaejax import checkpoint, losses, models, objectives, train
 
 
 def _config(arg="smoke", architecture="deep_fc"):
@@ -174,13 +174,14 @@ def test_nan_discriminator_loss_stops_the_run(tmp_path, monkeypatch):
         return real(joint, product) + step_of["bad"]
 
     monkeypatch.setattr(losses, "discriminator_loss", poisoned)
-    real_loss_fn = train.loss_fn
+    objective = objectives.get("factor_vae")
+    real_loss = objective.loss
 
-    def with_step(params, model, config, images, key, step, d=None):
+    def with_step(params, d, model, config, images, key, step):
         step_of["bad"] = jnp.where(step >= 13, jnp.nan, 0.0)  # step counts from 0
-        return real_loss_fn(params, model, config, images, key, step, d)
+        return real_loss(params, d, model, config, images, key, step)
 
-    monkeypatch.setattr(train, "loss_fn", with_step)
+    monkeypatch.setattr(objective, "loss", with_step)
     with pytest.raises(train.NonFiniteLossError,
                        match=r"discriminator_loss is nan at step 14 .*step 10\)"):
         train.train_and_evaluate(_config(), tmp_path, progress=False)

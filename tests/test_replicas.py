@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vaejax import checkpoint, models, train
+from vaejax import checkpoint, models, objectives, train
 from vaejax.data import ShuffledBatches, dsprites
 from vaejax.evaluation import evaluate
 
@@ -146,14 +146,15 @@ def test_nan_in_one_replica_names_it_and_keeps_the_checkpoint(tmp_path, monkeypa
     images = dsprites.load(config.data_source).imgs
     target = float(ShuffledBatches(images, batch_size=config.batch_size,
                                    seed=config.data_seed + 1, prefetch=0).batch(12).sum())
-    real = train.loss_fn
+    objective = objectives.get(config.objective)
+    real = objective.loss
 
-    def poisoned(params, model, config, images, key, step):
-        loss, metrics = real(params, model, config, images, key, step)
+    def poisoned(params, extra, model, config, images, key, step):
+        loss, metrics = real(params, extra, model, config, images, key, step)
         bad = jnp.where((step == 12) & (jnp.sum(images) == target), jnp.nan, 0.0)
         return loss + bad, dict(metrics, loss=metrics["loss"] + bad)
 
-    monkeypatch.setattr(train, "loss_fn", poisoned)
+    monkeypatch.setattr(objective, "loss", poisoned)
     with pytest.raises(train.NonFiniteLossError,
                        match=r"loss is nan in replica 1 at step 13 .*step 10\)"):
         train.train_and_evaluate(config, tmp_path, progress=False)

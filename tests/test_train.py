@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from vaejax import checkpoint, losses, models, train
+from vaejax import checkpoint, losses, models, objectives, train
 from vaejax.data import dsprites
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,11 +98,12 @@ def test_configs_without_the_optional_fields_train_as_with_their_defaults():
 
 def test_train_step_compiles_once(monkeypatch):
     traces = []
-    real = train.loss_fn
-    monkeypatch.setattr(train, "loss_fn", lambda *a: (traces.append(1), real(*a))[1])
     config = get_config("vae:smoke")
     config.unlock()
     config.architecture = "deep_fc"
+    objective = objectives.get(config.objective)
+    real = objective.train_update
+    monkeypatch.setattr(objective, "train_update", lambda *a: (traces.append(1), real(*a))[1])
     model, tx = models.from_config(config), train.make_optimizer(config)
     state = train.create_train_state(config, model, tx)
     step = train.make_train_step(config, model, tx)
@@ -236,15 +237,16 @@ def test_bad_config_value_names_the_field(tmp_path):
 @pytest.mark.parametrize("steps_per_dispatch", [1, 5])
 def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, monkeypatch,
                                                                steps_per_dispatch):
-    real = train.loss_fn
+    config = get_config("vae:smoke")
+    objective = objectives.get(config.objective)
+    real = objective.loss
 
-    def poisoned(params, model, config, images, key, step):
-        loss, metrics = real(params, model, config, images, key, step)
+    def poisoned(params, extra, model, config, images, key, step):
+        loss, metrics = real(params, extra, model, config, images, key, step)
         bad = jnp.where(step >= 13, jnp.nan, 0.0)  # step counts from 0
         return loss + bad, dict(metrics, loss=metrics["loss"] + bad)
 
-    monkeypatch.setattr(train, "loss_fn", poisoned)
-    config = get_config("vae:smoke")
+    monkeypatch.setattr(objective, "loss", poisoned)
     config.architecture = "deep_fc"
     config.steps_per_dispatch = steps_per_dispatch
     with pytest.raises(train.NonFiniteLossError, match=r"at step 14 .*step 10\)"):

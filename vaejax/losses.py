@@ -523,3 +523,45 @@ def dcign_clamp(z: jax.Array, active: jax.Array) -> tuple[jax.Array, jax.Array]:
     clamped = jnp.where(active, z, mean)
     invariance = 0.5 * jnp.sum(jnp.where(active, 0.0, (z - mean) ** 2), axis=-1)
     return clamped, invariance
+
+
+def gan_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """A GAN discriminator's cross-entropy of telling data (label 1) from samples (label 0).
+
+    Args:
+      real_logits: (B,) logits of data images.
+      fake_logits: (B',) logits of generated images.
+
+    Returns:
+      Scalar, nats: mean over real plus mean over fake (2 log 2 at chance).
+    """
+    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+
+
+def gan_generator_loss(fake_logits: jax.Array) -> jax.Array:
+    """The non-saturating generator loss, -log D(G(z)) (Goodfellow et al. 2014): (B,) -> scalar."""
+    return jnp.mean(jax.nn.softplus(-fake_logits))
+
+
+def infogan_mutual_information(codes: jax.Array, q_mean: jax.Array, q_logvar: jax.Array,
+                               *, low: float = -1.0, high: float = 1.0) -> jax.Array:
+    """InfoGAN's lower bound on I(c; G(z, c)) (Chen et al. 2016), per example.
+
+    H(c) + log Q(c | x) with c uniform on [low, high]^C and Q a factorised
+    Gaussian N(q_mean, exp(q_logvar)); its mean over c ~ U and x = G(z, c)
+    is the bound L_I <= I(c; x).
+
+    Args:
+      codes: (B, C) the codes the images were generated from.
+      q_mean, q_logvar: (B, C) Q's prediction for those images.
+
+    Returns:
+      (B,) nats.
+    """
+    if codes.shape != q_mean.shape or codes.shape != q_logvar.shape:
+        raise ValueError(f"codes, q_mean and q_logvar must share one shape, got {codes.shape}, "
+                         f"{q_mean.shape} and {q_logvar.shape}")
+    entropy = codes.shape[-1] * jnp.log(high - low)
+    log_q = -0.5 * (jnp.square(codes - q_mean) * jnp.exp(-q_logvar) + q_logvar
+                    + jnp.log(2 * jnp.pi))
+    return entropy + jnp.sum(log_q, axis=-1)

@@ -183,13 +183,14 @@ def discriminator_from_config(config) -> Discriminator:
     return Discriminator(hidden=config.discriminator_hidden, layers=config.discriminator_layers)
 
 
-ARCHITECTURES = ("fc", "conv", "deep_fc", "linear")
+AUTOENCODER_ARCHITECTURES = ("fc", "conv", "deep_fc", "linear")
+ARCHITECTURES = AUTOENCODER_ARCHITECTURES + ("infogan",)
 CONV_IMPLS = ("fast", "flax")
 DEFAULT_CONV_IMPL = options.DEFAULTS["conv_impl"]
 
 
 def build(architecture: str, *, latents: int, variational: bool,
-          conv_impl: str = DEFAULT_CONV_IMPL) -> Autoencoder:
+          conv_impl: str = DEFAULT_CONV_IMPL, noise_dims: int = 32) -> Autoencoder:
     """The named architecture.
 
     * ``fc``: Higgins et al. 2017 (4096-1200-1200 ReLU encoder; 1200 x 3 tanh decoder).
@@ -198,6 +199,9 @@ def build(architecture: str, *, latents: int, variational: bool,
       back (ReLU), as in Hinton & Salakhutdinov (2006).
     * ``linear``: one linear layer each way (with squared error, it spans the
       principal subspace).
+    * ``infogan``: InfoGAN's discriminator (with Q head) and generator on the
+      conv layers (:mod:`vaejax.infogan`), ``latents`` codes and
+      ``noise_dims`` noise.
 
     ``conv_impl`` picks how ``conv`` computes its strided convolutions:
     ``fast`` (:mod:`vaejax.layers`) or ``flax`` (``nn.Conv``/``nn.ConvTranspose``).
@@ -216,6 +220,10 @@ def build(architecture: str, *, latents: int, variational: bool,
                            FCDecoder((250, 500, 1000), "relu"))
     if architecture == "linear":
         return Autoencoder(FCEncoder(latents, (), variational), FCDecoder((), "relu"))
+    if architecture == "infogan":
+        from vaejax import infogan  # pylint: disable=import-outside-toplevel (it imports models)
+
+        return infogan.conv_infogan(latents, noise_dims, conv_impl == "fast")
     raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
 
 
@@ -226,10 +234,12 @@ def from_config(config) -> Autoencoder:
 
     return build(config.architecture, latents=config.latents,
                  variational=objectives.get(config.objective).variational,
-                 conv_impl=config.get("conv_impl", DEFAULT_CONV_IMPL))
+                 conv_impl=config.get("conv_impl", DEFAULT_CONV_IMPL),
+                 noise_dims=config.get("gan_noise", 32))
 
 
 def init_params(model: Autoencoder, key: jax.Array):
-    """Initial parameters for (1, 64, 64, 1) images."""
+    """Initial parameters for (1, 64, 64, 1) images (or the model's ``image_shape``)."""
     init_key, sample_key = jax.random.split(key)
-    return model.init(init_key, jnp.zeros((1,) + IMAGE_SHAPE, jnp.float32), sample_key)["params"]
+    shape = tuple(getattr(model, "image_shape", IMAGE_SHAPE))
+    return model.init(init_key, jnp.zeros((1,) + shape, jnp.float32), sample_key)["params"]

@@ -130,6 +130,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             raise ConfigError(f"config.{field} ({config[field]}) must be a multiple of "
                                f"config.steps_per_dispatch ({per_call})")
     objective = objectives.get(config.objective)
+    if config.architecture not in objective.architectures:
+        raise ConfigError(f"the {config.objective} objective trains config.architecture in "
+                          f"{objective.architectures}, got {config.architecture!r}")
     objective.validate(config)
     if _option(config, "prior") != "gaussian" and not objective.uses_prior:
         with_prior = tuple(n for n in objectives.NAMES if objectives.get(n).uses_prior)
@@ -142,6 +145,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
+    own = objectives.get(config.objective).optimizer(config)
+    if own is not None:
+        return own
     lr: Any = config.learning_rate
     if _option(config, "lr_warmup_steps"):
         lr = optax.linear_schedule(0.0, config.learning_rate, config.lr_warmup_steps)
@@ -225,20 +231,7 @@ def make_train_step(config, model, tx, mesh=None, *, steps: int = 1) -> Callable
     def train_step(state: TrainState, batch):
         batch = batch.astype(jnp.float32)  # uint8 0/1 batches are cast here, on the device
         key = jax.random.fold_in(state.key, state.step)
-        extra = state.extra
-        if extra is None:
-            grads, metrics = jax.grad(
-                lambda p: loss_fn(p, model, config, batch, key, state.step), has_aux=True)(
-                    state.params)
-        else:  # one backward pass gives both parts' gradients (see loss_fn)
-            (grads, e_grads), metrics = jax.grad(
-                lambda p, e: loss_fn(p, model, config, batch, key, state.step, e),
-                argnums=(0, 1), has_aux=True)(state.params, extra["params"])
-            extra = objective.update_state(config, extra, e_grads)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                             extra=extra), metrics
+        return objective.train_update(config, model, tx, state, batch, key)
 
     fn = train_step if steps == 1 else (
         lambda state, batches: jax.lax.scan(train_step, state, batches))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from vaejax.errors import ConfigError
 from vaejax.objectives import (autoencoder, beta_tcvae, beta_vae, capacity, dc_ign,
-                                dip_vae, factor_vae)
+                                dip_vae, factor_vae, infogan)
 from vaejax.objectives.base import Objective
 
-_MODULES = (autoencoder, beta_vae, capacity, beta_tcvae, factor_vae, dip_vae, dc_ign)
+_MODULES = (autoencoder, beta_vae, capacity, beta_tcvae, factor_vae, dip_vae, dc_ign, infogan)
 _REGISTRY = {m.OBJECTIVE.name: m.OBJECTIVE for m in _MODULES}
 NAMES = tuple(_REGISTRY)
 

@@ -17,6 +17,12 @@ An objective is an object with:
 * ``batches(data, **kwargs)``: the training batches of a :class:`DSprites`
   (``kwargs`` as :class:`vaejax.data.pipeline.ShuffledBatches`); shuffled
   images unless the objective needs others (DC-IGN's one-factor batches);
+* ``optimizer(config)``: the optimizer of ``params``, or None for the one
+  ``config.optimizer`` names (InfoGAN's: one Adam per network);
+* ``train_update(config, model, tx, state, images, key)``: one step, the
+  new ``TrainState`` and the metrics; by default one backward pass through
+  ``loss`` (InfoGAN alternates a discriminator and a generator update);
+* ``architectures``: the ``config.architecture`` values it trains;
 * ``representation(model, params)``: what evaluation scores, images
   (N, 64, 64, 1) -> codes (N, D); the encoder mean unless it says otherwise;
 * ``state_name`` (the extra state's key in a checkpoint), ``checked_metrics``
@@ -31,8 +37,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
-from vaejax import options
+from vaejax import models, options
 from vaejax.data import corruptions, pipeline
 
 
@@ -80,6 +87,7 @@ class Objective:
     variational = True
     state_name: str | None = None
     checked_metrics: tuple[str, ...] = ("loss",)
+    architectures: tuple[str, ...] = models.AUTOENCODER_ARCHITECTURES
 
     def validate(self, config) -> None:
         """Raises ConfigError for a config this objective cannot train."""
@@ -92,6 +100,27 @@ class Objective:
 
     def update_state(self, config, extra, grads):
         return extra
+
+    def optimizer(self, config) -> optax.GradientTransformation | None:
+        return None
+
+    def train_update(self, config, model, tx, state, images, key):
+        """One step: the gradient of :meth:`loss` (with extra state, one backward
+        pass gives both parts' gradients), ``tx`` on ``params``."""
+        extra = state.extra
+        if extra is None:
+            grads, metrics = jax.grad(
+                lambda p: self.loss(p, None, model, config, images, key, state.step),
+                has_aux=True)(state.params)
+        else:
+            (grads, e_grads), metrics = jax.grad(
+                lambda p, e: self.loss(p, e, model, config, images, key, state.step),
+                argnums=(0, 1), has_aux=True)(state.params, extra["params"])
+            extra = self.update_state(config, extra, e_grads)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                             extra=extra), metrics
 
     def batches(self, data, **kwargs):
         return pipeline.ShuffledBatches(data.imgs, **kwargs)
