@@ -11,6 +11,7 @@ and :meth:`InfoGAN.generate`.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import flax.linen as nn
@@ -107,7 +108,7 @@ class FCGenerator(nn.Module):
         h = jnp.concatenate([c, noise], axis=-1)
         for width in self.hidden:
             h = nn.relu(nn.Dense(width)(h))
-        size = int(jnp.prod(jnp.asarray(self.image_shape)))
+        size = math.prod(self.image_shape)
         return nn.Dense(size)(h).reshape((c.shape[0],) + tuple(self.image_shape))
 
 

@@ -78,7 +78,7 @@ class InfoGAN(base.Objective):
         """Both networks' losses at ``params`` (no update); the sum, and the
         metrics of :meth:`train_update`."""
         c, noise = infogan.sample_inputs(model, key, images.shape[0])
-        d_loss, (fake, d_metrics) = _discriminator_loss(params["encoder"], params, model, config,
+        d_loss, d_metrics = _discriminator_loss(params["encoder"], params, model, config,
                                                         images, c, noise)
         g_loss, g_metrics = _generator_loss(params["decoder"], params, model, config, c, noise)
         return d_loss + g_loss, {**d_metrics, **g_metrics}
@@ -87,7 +87,7 @@ class InfoGAN(base.Objective):
         parts = part_optimizers(config)
         params, opt_state = dict(state.params), dict(state.opt_state)
         c, noise = infogan.sample_inputs(model, key, images.shape[0])
-        d_grads, (_, d_metrics) = jax.grad(_discriminator_loss, has_aux=True)(
+        d_grads, d_metrics = jax.grad(_discriminator_loss, has_aux=True)(
             params["encoder"], params, model, config, images, c, noise)
         updates, opt_state["encoder"] = parts["encoder"].update(
             d_grads, opt_state["encoder"], params["encoder"])
@@ -118,8 +118,8 @@ def _discriminator_loss(encoder, params, model, config, images, c, noise):
     gan = losses.gan_discriminator_loss(real_logit, fake_logit)
     info = jnp.mean(losses.infogan_mutual_information(c, q_mean, q_logvar))
     accuracy = 0.5 * (jnp.mean(real_logit > 0) + jnp.mean(fake_logit < 0))
-    return gan - config.infogan_lambda * info, (fake, dict(
-        discriminator_loss=gan, mutual_information=info, discriminator_accuracy=accuracy))
+    return gan - config.infogan_lambda * info, dict(
+        discriminator_loss=gan, mutual_information=info, discriminator_accuracy=accuracy)
 
 
 def _generator_loss(decoder, params, model, config, c, noise):
