@@ -46,7 +46,6 @@ def _define_flags():
 
 PAPER = references.HIGGINS_2017  # Higgins et al. 2017, Table 1 (accuracy %)
 ROWS = tuple(PAPER)
-NOT_IMPLEMENTED = ("InfoGAN",)
 PROTOCOLS = ("paper", "dlib")
 
 
@@ -84,9 +83,9 @@ def score_representations(cfg, data, representations, *, memoize=True, progress=
 # Rows scored without MemoizedRepresentation: nothing to encode (the factors
 # themselves), or codes too wide to cache (raw pixels, 4,096-d).
 UNMEMOIZED = ("ground truth factors", "raw pixels")
-MODEL_ROWS = ("VAE", "beta-VAE", "DC-IGN")
+MODEL_ROWS = ("VAE", "beta-VAE", "DC-IGN", "InfoGAN")
 # The table config's fields that name each model row's training config and variant.
-_ROW_FIELDS = {"VAE": "vae", "beta-VAE": "beta_vae", "DC-IGN": "dc_ign"}
+_ROW_FIELDS = {"VAE": "vae", "beta-VAE": "beta_vae", "DC-IGN": "dc_ign", "InfoGAN": "infogan"}
 
 
 def row_training_config(cfg, row: str):
@@ -120,7 +119,8 @@ def baseline_representations(cfg, data) -> dict:
 
 
 def row_workdir(root: Path, row: str) -> Path:
-    """Where a model row trains: ``root/vae``, ``root/beta_vae``, ``root/dc_ign``."""
+    """Where a model row trains: ``root/vae``, ``root/beta_vae``, ``root/dc_ign``,
+    ``root/infogan``."""
     return root / row.replace("-", "_").lower()
 
 
@@ -170,7 +170,7 @@ def summarize(scores: dict) -> dict:
 
 
 def _cell(summary):
-    return "not implemented yet" if summary is None else (
+    return "not run" if summary is None else (
         f"{summary['mean']:.2f} ± {summary['std']:.2f}")
 
 
@@ -213,7 +213,7 @@ def plot_table(rows: dict, path: Path) -> None:
            label="Higgins et al. 2017", color="0.6")
     for i, n in enumerate(names):
         if rows[n]["paper"] is None:
-            ax.text(i - width / 2, 2, "not\nimplemented", ha="center", fontsize=7)
+            ax.text(i - width / 2, 2, "not\nrun", ha="center", fontsize=7)
     ax.axhline(25, color="k", lw=0.5, ls=":")
     ax.set_xticks(x, names, rotation=20, ha="right")
     ax.set_ylabel("Higgins metric accuracy (%)")

@@ -31,6 +31,9 @@ def get_config(arg=None):
     # DC-IGN (Kulkarni et al. 2015), supervised by one-factor batches ("": row left out)
     c.dc_ign_config = "dc_ign"
     c.dc_ign_variant = ""
+    # InfoGAN (Chen et al. 2016): Q's mean of the 5 codes is the representation
+    c.infogan_config = "infogan"
+    c.infogan_variant = ""
     c.num_steps = 0  # 0: the training configs' own
     c.higgins_num_train = 10_000
     c.higgins_num_eval = 5_000
@@ -45,12 +48,13 @@ def get_config(arg=None):
         c.vae_config, c.vae_variant = "vae", ""  # FC, Adagrad 1e-2, batch 64, beta 1
         c.beta_vae_config, c.beta_vae_variant = "beta_vae", ""  # the same, beta 4
         c.dc_ign_config, c.dc_ign_variant = "dc_ign", ""  # conv, Adam 1e-4, batch 64
+        c.infogan_config, c.infogan_variant = "infogan", ""  # conv, Adam 1e-3 / 2e-4
         c.num_steps = 300_000  # disentanglement_lib's length; the paper gives none
         c.higgins_num_train, c.higgins_num_eval = 10_000, 5_000
         c.baseline_fit_images = 10_000
     elif arg == "cpu":
         c.replicas = 2
-        c.vae_variant = c.beta_vae_variant = c.dc_ign_variant = "cpu"
+        c.vae_variant = c.beta_vae_variant = c.dc_ign_variant = c.infogan_variant = "cpu"
         # FC model at 15-22 steps/s: 8-11 min per model, 35-50 min in all. At
         # 4,000 steps (beta at 4 from step 1,000) the beta-VAE scored below the VAE.
         c.num_steps = 10_000
@@ -62,7 +66,7 @@ def get_config(arg=None):
     elif arg == "smoke":
         c.replicas = 2
         c.classifier_seeds = 2
-        c.vae_variant = c.beta_vae_variant = c.dc_ign_variant = "smoke"
+        c.vae_variant = c.beta_vae_variant = c.dc_ign_variant = c.infogan_variant = "smoke"
         c.higgins_num_train, c.higgins_num_eval = 60, 40
         c.baseline_fit_images = 200
         c.data_source = ""
