@@ -8,7 +8,9 @@ import pytest
 from scipy import stats
 
 from experiments import infogan as infogan_config
+from experiments import vae as vae_config
 from vaejax import infogan, losses, models, objectives, train
+from vaejax.evaluation import evaluate
 from vaejax.errors import ConfigError
 from vaejax.objectives import infogan as objective_module
 
@@ -155,3 +157,20 @@ def test_infogan_and_the_autoencoders_reject_each_others_architectures():
     config.infogan_lambda = -1.0
     with pytest.raises(ConfigError, match="infogan_lambda"):
         train.validate_config(config)
+
+
+def test_traversals_vary_one_code_of_g_over_its_prior_with_the_rest_fixed():
+    model = infogan.fc_infogan(3, 2, (8,), (8, 8, 1))
+    seed = np.array([0.2, 1.7, -0.4], np.float32)  # Q's mean may leave [-1, 1]
+    spread_centre, spread = np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.5, 0.5])
+    values, z = evaluate.traversal_codes(model, seed, spread_centre, spread, limit=3.0)
+    np.testing.assert_allclose(values, np.linspace(-1, 1, 10))
+    for d in range(3):
+        np.testing.assert_allclose(z[d, :, d], values)
+        others = [k for k in range(3) if k != d]
+        np.testing.assert_allclose(z[d][:, others], np.tile(np.clip(seed, -1, 1)[others], (10, 1)))
+    # An autoencoder's codes have no bounded prior: centre +- 3 spreads.
+    vae = models.from_config(vae_config.get_config("smoke"))
+    values, z = evaluate.traversal_codes(vae, seed, spread_centre, spread, limit=3.0)
+    np.testing.assert_allclose(z[1, :, 1], 0.2 + np.linspace(-3, 3, 10) * 0.5, rtol=1e-6)
+    np.testing.assert_allclose(z[1, :, 0], 0.2)

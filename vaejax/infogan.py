@@ -127,6 +127,11 @@ class InfoGAN(models.Autoencoder):
     def variational(self) -> bool:
         return False  # Q's mean is the representation; its variance serves training only
 
+    @property
+    def code_range(self) -> tuple[float, float]:
+        """The codes' prior support: traversals run each code over it."""
+        return (-1.0, 1.0)
+
     def __call__(self, x, key=None):
         """Touches every parameter (for ``init``): Q's mean of ``x`` and G at zero noise."""
         code = self.encoder(x)
@@ -144,7 +149,8 @@ class InfoGAN(models.Autoencoder):
 def sample_inputs(model: InfoGAN, key: jax.Array, n: int):
     """c ~ U[-1, 1]^(n, C) and noise ~ N(0, 1)^(n, N)."""
     c_key, z_key = jax.random.split(key)
-    return (jax.random.uniform(c_key, (n, model.codes), minval=-1.0, maxval=1.0),
+    low, high = model.code_range
+    return (jax.random.uniform(c_key, (n, model.codes), minval=low, maxval=high),
             jax.random.normal(z_key, (n, model.noise_dims)))
 
 

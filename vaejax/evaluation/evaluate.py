@@ -85,6 +85,30 @@ def traversal_limit(prior: str) -> float:
     return float(dist[prior].ppf(stats.norm.cdf(3.0)))
 
 
+def traversal_codes(model, seed_code: np.ndarray, centre: np.ndarray, width: np.ndarray,
+                    limit: float, num: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The codes a traversal decodes: (values (V,), codes (D, V, D)), row d moving
+    latent d with the others at ``seed_code`` (D,).
+
+    Latent d runs over ``centre[d] + values * width[d]``, values from -limit to
+    limit (limit 3: three prior or code standard deviations). A model whose
+    codes have a bounded prior (``model.code_range``, InfoGAN's [-1, 1]) runs
+    each code over that range instead, the others clipped into it.
+    """
+    code_range = getattr(model, "code_range", None)
+    if code_range is not None:
+        values = np.linspace(*code_range, num)
+        centre, width = np.zeros_like(centre), np.ones_like(width)
+        seed_code = np.clip(seed_code, *code_range)
+    else:
+        values = np.linspace(-limit, limit, num)
+    dims = len(seed_code)
+    z = np.repeat(np.asarray(seed_code, np.float32)[None, None], dims, 0).repeat(num, 1)
+    for d in range(dims):
+        z[d, :, d] = centre[d] + values * width[d]
+    return values, z
+
+
 def _posterior(model, params, images):
     """(mean, logvar) for a VAE; (code, None) for a deterministic autoencoder."""
     out = model.apply({"params": params}, images, method=lambda m, x: m.encoder(x))
@@ -213,14 +237,8 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
                                         **SIZES[sizes].get("latent_factor_table", {}))
     labels = [f"{f} {max(row):.2f}" for f, row in zip(table["best_factor"], table["nmi"])]
 
-    # Traversals from -3 to 3 (in units of the code's spread for an autoencoder;
-    # the same prior mass for a non-Gaussian prior).
-    limit = traversal_limit(prior) if logvar is not None else 3.0
-    values = np.linspace(-limit, limit, 10)
-    seed_code = np.asarray(code[0])
-    z = np.repeat(seed_code[None, None], len(spread), 0).repeat(len(values), 1)  # (D, V, D)
-    for d in range(len(spread)):
-        z[d, :, d] = centre[d] + values * width[d]
+    values, z = traversal_codes(model, np.asarray(code[0]), centre, width,
+                                limit=traversal_limit(prior) if logvar is not None else 3.0)
     decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32))
     decoded = decoded.reshape(len(spread), len(values), 64, 64, 1)
     visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif", decoded,
