@@ -4,8 +4,9 @@
     python benchmarks/train_step.py [--batch-sizes 64 256] [--rounds 5] [--steps 10]
                                     [--malloc-default] [--torch-device cuda]
 
-For each model (the standard conv beta-VAE and the FC one of Higgins et al.)
-and batch size, every implementation runs in its own worker process (so none
+For each model (the standard conv beta-VAE and the FC one of Higgins et al.;
+``broadcast``, ``broadcast32``, ``broadcast16``: the conv encoder with the
+spatial broadcast decoder at that grid, vaejax only) and batch size, every implementation runs in its own worker process (so none
 shares a heap or thread pool with another), is compiled / warmed up, then
 timed in ``--rounds`` interleaved rounds of ``--steps`` steps each; the
 median steps/s is printed with its ratio to PyTorch. All run the same
@@ -129,8 +130,14 @@ def _torch_step(architecture, batch_size, config, device):
     return run, torch.__version__, where
 
 
+BROADCAST = {"broadcast": 64, "broadcast32": 32, "broadcast16": 16}  # name -> resolution
+
+
 def _config(architecture, batch_size, conv_impl="fast"):
-    config = beta_vae.get_config("conv" if architecture == "conv" else None)
+    config = beta_vae.get_config(None if architecture == "fc" else "conv")
+    if architecture in BROADCAST:
+        config.architecture = "broadcast"
+        config.broadcast_resolution = BROADCAST[architecture]
     config.batch_size = batch_size
     config.conv_impl = conv_impl
     return config
@@ -233,7 +240,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--architectures", nargs="*", default=["conv", "fc"],
-                        choices=["conv", "fc"],
+                        choices=["conv", "fc", *BROADCAST],
                         help="models to compare (none: only the whole-run section)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--rounds", type=int, default=5)
@@ -266,7 +273,7 @@ def main():
         for batch_size in args.batch_sizes:
             config = _config(architecture, batch_size)
             impls = ["vaejax"] + (["flax"] if architecture == "conv" else []) + (
-                ["torch"] if have_torch else [])
+                ["torch"] if have_torch and architecture in ("conv", "fc") else [])
             per_round = _interleaved_processes(impls, architecture, batch_size, args.rounds,
                                                args.steps, args.malloc_default, torch_device)
             torch_rounds = next((r for n, r in per_round.items() if n.startswith("PyTorch")), None)

@@ -12,7 +12,8 @@ def base_config() -> ml_collections.ConfigDict:
     # 'simulated', 'npz:PATH', 'hdf5:PATH', 'tfds', 'tfds:DATA_DIR', 'sample:N'.
     c.data_source = "simulated"
 
-    c.architecture = "fc"  # fc | conv | deep_fc | linear
+    c.architecture = "fc"  # fc | conv | broadcast | deep_fc | linear
+    c.broadcast_resolution = 64  # broadcast: the grid the decoder's 3x3 stack runs at
     c.conv_impl = "fast"  # fast | flax: same function and parameters (vaejax.layers)
     c.latents = 10
     c.objective = "beta_vae"  # a name of vaejax.objectives.NAMES
@@ -60,6 +61,14 @@ def fc(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     return c
 
 
+def broadcast(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The ``broadcast`` variant of the convolutional configs: the spatial broadcast
+    decoder (Watters et al. 2019) in place of the transposed convolutions."""
+    c.architecture = "broadcast"
+    c.name = c.name + ":broadcast"
+    return c
+
+
 def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """Seconds-long run on 2,048 images rendered in memory (for tests)."""
     c.data_source = "sample:2048"
@@ -68,6 +77,8 @@ def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.log_every = 5
     c.checkpoint_every = 10
     c.keep_checkpoints = 2
+    if c.architecture == "broadcast":
+        c.broadcast_resolution = 16  # the 64 x 64 grid's 3x3 stack takes minutes here
     c.name = c.name + ":smoke"
     return c
 

@@ -32,6 +32,10 @@ EXPECTED = {
     + dense(1024, 256) + dense(256, D)
     + dense(D, 256) + dense(256, 1024) + conv(4, 64, 64) + conv(4, 64, 32) + conv(4, 32, 32)
     + conv(4, 32, 1),
+    # Watters et al. 2019: z and 2 coordinate channels, 4 x (3x3 conv 32, valid), 1x1 conv.
+    ("broadcast", True): conv(4, 1, 32) + conv(4, 32, 32) + conv(2, 32, 64) + conv(2, 64, 64)
+    + dense(1024, 256) + HEADS
+    + conv(3, D + 2, 32) + 3 * conv(3, 32, 32) + conv(1, 32, 1),
     ("deep_fc", False): dense(4096, 1000) + dense(1000, 500) + dense(500, 250) + dense(250, D)
     + dense(D, 250) + dense(250, 500) + dense(500, 1000) + dense(1000, 4096),
     ("linear", False): dense(4096, D) + dense(D, 4096),
@@ -45,7 +49,7 @@ def test_parameter_counts(arch, variational):
     assert _count(params) == EXPECTED[arch, variational]
 
 
-@pytest.mark.parametrize("arch", ["fc", "conv"])
+@pytest.mark.parametrize("arch", ["fc", "conv", "broadcast"])
 def test_vae_outputs(arch):
     model = models.build(arch, latents=7, variational=True)
     params = models.init_params(model, jax.random.key(0))
@@ -77,3 +81,46 @@ def test_bad_input_and_architecture():
         model.apply({"params": params}, jnp.zeros((2, 64, 64)), jax.random.key(0))
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
         models.build("resnet", latents=3, variational=True)
+    decoder = models.BroadcastDecoder(24)
+    with pytest.raises(ValueError, match="broadcast resolution must be 8, 16, 32 or 64, got 24"):
+        decoder.init(jax.random.key(0), jnp.zeros((1, 3)))
+
+
+def test_broadcast_grid_tiles_z_and_appends_x_then_y():
+    z = jnp.asarray([[1.0, -2.0, 3.0], [0.5, 0.0, 7.0]])
+    grid = np.asarray(models.broadcast_grid(z, 5))
+    assert grid.shape == (2, 5, 5, 5)
+    for b in range(2):
+        for i in range(5):
+            for j in range(5):
+                np.testing.assert_array_equal(grid[b, i, j, :3], z[b])
+    coords = np.linspace(-1, 1, 5)
+    np.testing.assert_allclose(grid[0, 2, :, 3], coords, atol=1e-7)  # x along the width
+    np.testing.assert_allclose(grid[0, :, 2, 4], coords, atol=1e-7)  # y along the height
+    np.testing.assert_array_equal(grid[1, :, 0, 3], np.full(5, -1.0))
+
+
+@pytest.mark.parametrize("resolution", [16, 32])
+def test_coarse_broadcast_decoder_upsamples_to_the_image(resolution):
+    decoder = models.BroadcastDecoder(resolution)
+    z = jnp.ones((2, D))
+    params = decoder.init(jax.random.key(0), z)["params"]
+    assert decoder.apply({"params": params}, z).shape == (2, 64, 64, 1)
+    doublings = {16: 2, 32: 1}[resolution]
+    expected = (conv(3, D + 2, 32) + 3 * conv(3, 32, 32)
+                + (doublings - 1) * conv(4, 32, 32) + conv(4, 32, 1))
+    assert _count(params) == expected
+
+
+def test_broadcast_decoder_output_moves_with_the_coordinates_only():
+    """With z = 0 the only inputs that vary over the grid are x and y: a decoder
+    whose first layer reads neither gives the same logit at every pixel."""
+    decoder = models.BroadcastDecoder(64)
+    z = jnp.zeros((1, D))
+    params = decoder.init(jax.random.key(0), z)["params"]
+    logits = np.asarray(decoder.apply({"params": params}, z))
+    assert np.ptp(logits) > 1e-4  # the coordinate channels reach the output
+    kernel = params["Conv_0"]["kernel"].at[:, :, D:, :].set(0.0)
+    blind = dict(params, Conv_0=dict(params["Conv_0"], kernel=kernel))
+    flat = np.asarray(decoder.apply({"params": blind}, z))
+    np.testing.assert_allclose(flat, flat[0, 0, 0, 0], rtol=1e-5, atol=1e-6)

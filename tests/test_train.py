@@ -18,7 +18,8 @@ from vaejax.data import dsprites
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_CONFIGS = ["autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
-                 "beta_vae", "beta_vae:conv", "beta_vae:gennorm4", "beta_vae_capacity", "beta_tcvae", "factor_vae"]
+                 "beta_vae", "beta_vae:conv", "beta_vae:gennorm4", "beta_vae_capacity", "beta_tcvae",
+                 "beta_tcvae:broadcast", "factor_vae"]
 
 
 def get_config(spec):

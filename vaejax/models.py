@@ -122,6 +122,51 @@ class ConvDecoder(nn.Module):
         return _conv_transpose(self.fast, 1, 3)(h)
 
 
+def broadcast_grid(z: jax.Array, size: int) -> jax.Array:
+    """Codes (B, D) -> (B, size, size, D + 2): z tiled over a size x size grid, then
+    the pixel's x (varying along the width axis) and y (along the height axis),
+    each ``linspace(-1, 1, size)`` (Watters et al. 2019)."""
+    b, d = z.shape
+    tiled = jnp.broadcast_to(z[:, None, None, :], (b, size, size, d))
+    coords = jnp.linspace(-1.0, 1.0, size, dtype=z.dtype)
+    x = jnp.broadcast_to(coords[None, None, :, None], (b, size, size, 1))
+    y = jnp.broadcast_to(coords[None, :, None, None], (b, size, size, 1))
+    return jnp.concatenate([tiled, x, y], axis=-1)
+
+
+class BroadcastDecoder(nn.Module):
+    """The spatial broadcast decoder (Watters et al. 2019): z tiled over a grid
+    with two coordinate channels (:func:`broadcast_grid`), ``layers`` 3x3 'valid'
+    convolutions of ``features`` (ReLU), then a 1x1 convolution to the logits.
+
+    ``resolution`` 64 is the paper's decoder: the grid is 64 + 2 ``layers``
+    wide, so the valid convolutions end at 64 x 64. A smaller power of two
+    ``resolution`` (16, 32) ends the stack there and doubles it to 64 with
+    the conv decoder's 4x4 stride-2 transposed convolutions (``features``
+    each, the last to 1 channel): a cheaper decoder for a CPU, the same bias
+    at the coarse scale. ``fast`` as for :class:`ConvEncoder`.
+    """
+
+    resolution: int = 64
+    features: int = 32
+    layers: int = 4
+    fast: bool = True
+
+    @nn.compact
+    def __call__(self, z):
+        if self.resolution not in (8, 16, 32, 64):
+            raise ValueError(f"broadcast resolution must be 8, 16, 32 or 64, got {self.resolution}")
+        h = broadcast_grid(z, self.resolution + 2 * self.layers)
+        for _ in range(self.layers):
+            h = nn.relu(nn.Conv(self.features, (3, 3), padding="VALID")(h))
+        if self.resolution == IMAGE_SHAPE[0]:
+            return nn.Conv(IMAGE_SHAPE[2], (1, 1))(h)
+        doublings = (IMAGE_SHAPE[0] // self.resolution).bit_length() - 1
+        for i in range(doublings - 1):
+            h = nn.relu(_conv_transpose(self.fast, self.features, i)(h))
+        return _conv_transpose(self.fast, IMAGE_SHAPE[2], doublings - 1)(h)
+
+
 class Autoencoder(nn.Module):
     """An encoder and a decoder. Variational when the encoder is.
 
@@ -183,18 +228,22 @@ def discriminator_from_config(config) -> Discriminator:
     return Discriminator(hidden=config.discriminator_hidden, layers=config.discriminator_layers)
 
 
-AUTOENCODER_ARCHITECTURES = ("fc", "conv", "deep_fc", "linear")
+AUTOENCODER_ARCHITECTURES = ("fc", "conv", "broadcast", "deep_fc", "linear")
 ARCHITECTURES = AUTOENCODER_ARCHITECTURES + ("infogan",)
 CONV_IMPLS = ("fast", "flax")
 DEFAULT_CONV_IMPL = options.DEFAULTS["conv_impl"]
 
 
 def build(architecture: str, *, latents: int, variational: bool,
-          conv_impl: str = DEFAULT_CONV_IMPL, noise_dims: int = 32) -> Autoencoder:
+          conv_impl: str = DEFAULT_CONV_IMPL, noise_dims: int = 32,
+          broadcast_resolution: int = 64) -> Autoencoder:
     """The named architecture.
 
     * ``fc``: Higgins et al. 2017 (4096-1200-1200 ReLU encoder; 1200 x 3 tanh decoder).
     * ``conv``: the standard convolutional model.
+    * ``broadcast``: the conv encoder and the spatial broadcast decoder
+      (:class:`BroadcastDecoder`, 32 features, 4 layers) at
+      ``broadcast_resolution``.
     * ``deep_fc``: a deep fully connected autoencoder, 4096-1000-500-250-D and
       back (ReLU), as in Hinton & Salakhutdinov (2006).
     * ``linear``: one linear layer each way (with squared error, it spans the
@@ -215,6 +264,10 @@ def build(architecture: str, *, latents: int, variational: bool,
     if architecture == "conv":
         fast = conv_impl == "fast"
         return Autoencoder(ConvEncoder(latents, variational, fast), ConvDecoder(fast))
+    if architecture == "broadcast":
+        fast = conv_impl == "fast"
+        return Autoencoder(ConvEncoder(latents, variational, fast),
+                           BroadcastDecoder(broadcast_resolution, fast=fast))
     if architecture == "deep_fc":
         return Autoencoder(FCEncoder(latents, (1000, 500, 250), variational),
                            FCDecoder((250, 500, 1000), "relu"))
@@ -229,13 +282,14 @@ def build(architecture: str, *, latents: int, variational: bool,
 
 def from_config(config) -> Autoencoder:
     """The model a run's config describes (``architecture``, ``latents``, ``objective``,
-    ``conv_impl``)."""
+    ``conv_impl``, ``broadcast_resolution``)."""
     from vaejax import objectives  # pylint: disable=import-outside-toplevel (it imports models)
 
     return build(config.architecture, latents=config.latents,
                  variational=objectives.get(config.objective).variational,
                  conv_impl=config.get("conv_impl", DEFAULT_CONV_IMPL),
-                 noise_dims=config.get("gan_noise", 32))
+                 noise_dims=config.get("gan_noise", 32),
+                 broadcast_resolution=config.get("broadcast_resolution", 64))
 
 
 def init_params(model: Autoencoder, key: jax.Array):

@@ -86,7 +86,8 @@ def replica_layout(config) -> str:
     layout = _option(config, "replica_layout")
     if layout != "auto":
         return layout
-    return "map" if config.architecture == "conv" and jax.default_backend() == "cpu" else "vmap"
+    convolutional = config.architecture in ("conv", "broadcast")
+    return "map" if convolutional and jax.default_backend() == "cpu" else "vmap"
 
 
 def replica_config(config: ml_collections.ConfigDict, replica: int) -> ml_collections.ConfigDict:
