@@ -3,9 +3,9 @@
 Variants: default and ``paper`` (the same, every field spelled out: the
 paper's FC model, Adagrad 1e-2, batch 64, beta 4 against a VAE's 1, 10
 replicas per row, 300,000 steps, the metric at 10,000 / 5,000 points),
-``cpu`` (2 replicas; 36.5 minutes on a 2-core CPU, training included, before
-the DC-IGN and InfoGAN rows, whose two conv replicas of 10,000 steps add
-roughly 30-40 minutes each; InfoGAN alone runs ~11.5 steps/s here),
+``cpu`` (2 replicas; 110 minutes on a 2-core CPU, training included: the
+DC-IGN row's two conv replicas of 10,000 steps took ~20 of them and
+InfoGAN's ~37; docs/results/README.md),
 ``smoke``.
 
 Expected time of ``paper`` (two rows of 10 replicas x 300,000 steps at
