@@ -6,8 +6,9 @@
 
 For each model (the standard conv beta-VAE and the FC one of Higgins et al.;
 ``broadcast``, ``broadcast32``, ``broadcast16``: the conv encoder with the
-spatial broadcast decoder at that grid, vaejax only) and batch size, every implementation runs in its own worker process (so none
-shares a heap or thread pool with another), is compiled / warmed up, then
+spatial broadcast decoder at that grid, vaejax only) and batch size, every
+implementation runs in its own worker process (so none shares a heap or
+thread pool with another), is compiled / warmed up, then
 timed in ``--rounds`` interleaved rounds of ``--steps`` steps each; the
 median steps/s is printed with its ratio to PyTorch. All run the same
 objective (Bernoulli reconstruction summed over pixels + beta * KL, beta 4)
