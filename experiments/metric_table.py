@@ -12,6 +12,10 @@ protocols of :func:`vaejax.evaluation.metrics.higgins_metric`:
   (:func:`~vaejax.evaluation.metrics.paper_score`);
 * ``dlib``: one score per replica, mean ± std over replicas.
 
+With the config's ``all`` variant it also trains disentanglement_lib's
+other five models (beta-TCVAE, FactorVAE, AnnealedVAE, DIP-VAE-I and -II)
+and adds their rows after the paper's, with no 2017 figure beside them.
+
 Baselines get replicas too: PCA and ICA fitted on other images and seeds,
 the untrained encoder initialised from other seeds, the ground truth and raw
 pixels (nothing to fit) scored on other metric samples. Writes
@@ -45,6 +49,10 @@ def _define_flags():
 
 
 PAPER = references.HIGGINS_2017  # Higgins et al. 2017, Table 1 (accuracy %)
+# disentanglement_lib's other models (Locatello et al. 2019), after the paper's rows
+# when the table config trains them; the 2017 table has no figure for them.
+EXTRA_ROWS = ("beta-TCVAE", "FactorVAE", "AnnealedVAE", "DIP-VAE-I", "DIP-VAE-II")
+NO_REFERENCE = "—"
 ROWS = tuple(PAPER)
 PROTOCOLS = ("paper", "dlib")
 
@@ -57,6 +65,9 @@ def model_config(name, variant, seed, num_steps, replicas=1):
         config.num_steps = num_steps
         # Keep beta's ramp within the first quarter of a shortened run.
         config.beta_warmup_steps = min(config.beta_warmup_steps, num_steps // 4)
+        if "capacity_steps" in config:  # AnnealedVAE: C at its maximum by 3/4 of the run
+            config.capacity_steps = min(config.capacity_steps, 3 * num_steps // 4)
+            config.gamma_warmup_steps = min(config.gamma_warmup_steps, num_steps // 4)
     return config
 
 
@@ -83,9 +94,13 @@ def score_representations(cfg, data, representations, *, memoize=True, progress=
 # Rows scored without MemoizedRepresentation: nothing to encode (the factors
 # themselves), or codes too wide to cache (raw pixels, 4,096-d).
 UNMEMOIZED = ("ground truth factors", "raw pixels")
-MODEL_ROWS = ("VAE", "beta-VAE", "DC-IGN", "InfoGAN")
-# The table config's fields that name each model row's training config and variant.
-_ROW_FIELDS = {"VAE": "vae", "beta-VAE": "beta_vae", "DC-IGN": "dc_ign", "InfoGAN": "infogan"}
+MODEL_ROWS = ("VAE", "beta-VAE", "DC-IGN", "InfoGAN") + EXTRA_ROWS
+# The table config's fields that name each model row's training config and
+# variant (``<prefix>_config``, ``<prefix>_variant``); the row trains in WORKDIR/<prefix>.
+_ROW_FIELDS = {"VAE": "vae", "beta-VAE": "beta_vae", "DC-IGN": "dc_ign", "InfoGAN": "infogan",
+               "beta-TCVAE": "beta_tcvae", "FactorVAE": "factor_vae",
+               "AnnealedVAE": "annealed_vae", "DIP-VAE-I": "dip_vae_i",
+               "DIP-VAE-II": "dip_vae_ii"}
 
 
 def row_training_config(cfg, row: str):
@@ -120,8 +135,13 @@ def baseline_representations(cfg, data) -> dict:
 
 def row_workdir(root: Path, row: str) -> Path:
     """Where a model row trains: ``root/vae``, ``root/beta_vae``, ``root/dc_ign``,
-    ``root/infogan``."""
-    return root / row.replace("-", "_").lower()
+    ``root/infogan``, ``root/beta_tcvae``, ... (its config fields' prefix)."""
+    return root / _ROW_FIELDS[row]
+
+
+def table_rows(names) -> tuple[str, ...]:
+    """The paper's nine rows, then the extra rows among ``names``, in table order."""
+    return ROWS + tuple(row for row in EXTRA_ROWS if row in names)
 
 
 def model_representations(workdir: Path, replicas: int) -> list:
@@ -157,15 +177,16 @@ def summarize(scores: dict) -> dict:
     """Per row, ``paper`` (the paper's rule over replicas x seeds) and ``dlib`` (mean ±
     std over replicas) summaries, and the paper's figure; None for missing rows."""
     rows = {}
-    for name in ROWS:
+    for name in table_rows(scores):
+        reference = PAPER.get(name, NO_REFERENCE)
         if name not in scores:
-            rows[name] = dict(paper=None, dlib=None, reference=PAPER[name])
+            rows[name] = dict(paper=None, dlib=None, reference=reference)
             continue
         dlib = np.asarray(scores[name]["dlib"], np.float64)
         rows[name] = dict(paper=metrics.paper_score(scores[name]["paper"]),
                           dlib=dict(mean=float(dlib.mean()), std=float(dlib.std()),
                                     n=int(dlib.size)),
-                          reference=PAPER[name])
+                          reference=reference)
     return rows
 
 
@@ -178,8 +199,7 @@ def format_table(rows: dict, cfg) -> str:
     """Markdown: both protocols beside the paper's column."""
     lines = ["| representation | paper protocol (%) | disentanglement_lib protocol (%) | "
              "Higgins et al. 2017 (%) |", "|---|---|---|---|"]
-    for name in ROWS:
-        r = rows[name]
+    for name, r in rows.items():
         lines.append(f"| {name} | {_cell(r['paper'])} | {_cell(r['dlib'])} | {r['reference']} |")
     scaling = "features standardised" if cfg.higgins_standardize else "unscaled features"
     lines += ["", f"Higgins metric: {cfg.higgins_num_train} training / {cfg.higgins_num_eval} "
@@ -199,9 +219,9 @@ def plot_table(rows: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
-    names = list(ROWS)
+    names = list(rows)
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(11, 4.5))
+    fig, ax = plt.subplots(figsize=(11 + 0.9 * (len(names) - len(ROWS)), 4.5))
     width = 0.27
     for offset, key, label in ((-width, "paper", "vaejax, paper protocol"),
                                (0.0, "dlib", "vaejax, disentanglement_lib protocol")):
@@ -225,6 +245,8 @@ def plot_table(rows: dict, path: Path) -> None:
 
 
 def _parse_reference(text: str) -> tuple[float, float]:
+    if text == NO_REFERENCE:
+        return np.nan, 0.0
     mean, _, std = text.partition("±")
     return float(mean), float(std or 0.0)
 

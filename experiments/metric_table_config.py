@@ -6,7 +6,10 @@ replicas per row, 300,000 steps, the metric at 10,000 / 5,000 points),
 ``cpu`` (2 replicas; 110 minutes on a 2-core CPU, training included: the
 DC-IGN row's two conv replicas of 10,000 steps took ~20 of them and
 InfoGAN's ~37; docs/results/README.md),
-``smoke``.
+``smoke``; add ``all`` to any of them (``cpu,all``) to train and score
+disentanglement_lib's other five models as well (beta-TCVAE, FactorVAE,
+AnnealedVAE, DIP-VAE-I, DIP-VAE-II: five more conv rows; at ``cpu``
+roughly 20 minutes each on top, from the DC-IGN row's time).
 
 Expected time of ``paper`` (two rows of 10 replicas x 300,000 steps at
 batch 64; from measured one-model and replica rates, docs/results/README.md):
@@ -20,7 +23,30 @@ steps at Adam 1e-4) comes on top and is not yet timed at this scale.
 import ml_collections
 
 
+# disentanglement_lib's other models, trained by the ``all`` variant: row prefix
+# -> (module of experiments/, variant before the scale's).
+EXTRA_MODELS = {"beta_tcvae": ("beta_tcvae", ""), "factor_vae": ("factor_vae", ""),
+                "annealed_vae": ("beta_vae_capacity", ""), "dip_vae_i": ("dip_vae", ""),
+                "dip_vae_ii": ("dip_vae", "ii")}
+
+
 def get_config(arg=None):
+    parts = [p for p in (arg or "").split(",") if p]
+    unknown = [p for p in parts if p not in ("paper", "cpu", "smoke", "all")]
+    scales = [p for p in parts if p != "all"]
+    if unknown or len(scales) > 1:
+        raise ValueError(f"unknown variant {arg!r}; expected paper, cpu or smoke, "
+                         "optionally with all (e.g. cpu,all)")
+    c = _scale_config(scales[0] if scales else None)
+    for prefix, (name, variant) in EXTRA_MODELS.items():
+        # "": the row is left out
+        c[f"{prefix}_config"] = name if "all" in parts else ""
+        scale = "" if not scales or scales[0] == "paper" else scales[0]
+        c[f"{prefix}_variant"] = ",".join(v for v in (variant, scale) if v)
+    return c
+
+
+def _scale_config(arg):
     c = ml_collections.ConfigDict()
     c.seed = 0  # replica i of every row: seed + i
     c.replicas = 10  # models per row, trained as one vmapped run
@@ -71,6 +97,4 @@ def get_config(arg=None):
         c.higgins_num_train, c.higgins_num_eval = 60, 40
         c.baseline_fit_images = 200
         c.data_source = ""
-    elif arg:
-        raise ValueError(f"unknown variant {arg!r}; expected paper, cpu or smoke")
     return c

@@ -67,6 +67,73 @@ def test_metric_table_smoke_run(tmp_path):
     assert "| ground truth factors |" in (tmp_path / "table.md").read_text()
 
 
+@pytest.mark.slow
+def test_metric_table_smoke_run_with_all_models(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments.metric_table", "--config",
+                           "experiments/metric_table_config.py:smoke,all", "--workdir",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert list(table["rows"]) == list(metric_table.ROWS) + list(metric_table.EXTRA_ROWS)
+    objectives = {"beta_tcvae": "beta_tcvae", "factor_vae": "factor_vae",
+                  "annealed_vae": "capacity", "dip_vae_i": "dip_vae", "dip_vae_ii": "dip_vae"}
+    for row, prefix in zip(metric_table.EXTRA_ROWS, objectives):
+        assert table["rows"][row]["dlib"]["n"] == 2 and table["rows"][row]["reference"] == "—"
+        config = json.loads((tmp_path / prefix / "config.json").read_text())
+        assert config["objective"] == objectives[prefix] and config["replicas"] == 2
+    assert json.loads((tmp_path / "dip_vae_ii" / "config.json").read_text())["dip_type"] == "ii"
+
+
+def test_extra_rows_follow_the_papers_without_a_reference(tmp_path):
+    cfg = metric_table_config.get_config("smoke,all")
+    scores = _fake_scores()
+    scores["DIP-VAE-II"] = dict(paper=[[80.0, 90.0], [70.0, 60.0]], dlib=[75.0, 85.0])
+    metric_table.write_outputs(tmp_path, scores, cfg, seconds=1.0)
+    table = json.loads((tmp_path / "table.json").read_text())
+    # Extra rows scored are listed after the paper's nine; unscored extra rows are left out.
+    assert list(table["rows"])[:9] == list(metric_table.ROWS)
+    assert list(table["rows"])[9:] == ["DIP-VAE-II"]
+    assert table["rows"]["DIP-VAE-II"]["reference"] == "—"
+    assert table["rows"]["DIP-VAE-II"]["dlib"] == dict(mean=80.0, std=5.0, n=2)
+    assert "| DIP-VAE-II | 85.00 ± 5.00 | 80.00 ± 5.00 | — |" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "table.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("scale", ["cpu", "smoke", "paper"])
+def test_all_variant_trains_disentanglement_libs_six_models(scale):
+    cfg = metric_table_config.get_config(f"{scale},all")
+    assert metric_table.trained_rows(cfg) == metric_table.MODEL_ROWS
+    plain = metric_table_config.get_config(scale)
+    assert metric_table.trained_rows(plain) == ("VAE", "beta-VAE", "DC-IGN", "InfoGAN")
+    # ``all`` adds rows and changes nothing else.
+    changed = {k for k, v in cfg.items() if plain[k] != v}
+    assert changed == {f"{prefix}_config" for prefix in metric_table_config.EXTRA_MODELS}
+    expected = {"beta-TCVAE": "beta_tcvae", "FactorVAE": "factor_vae",
+                "AnnealedVAE": "capacity", "DIP-VAE-I": "dip_vae", "DIP-VAE-II": "dip_vae"}
+    workdirs = set()
+    for row, objective in expected.items():
+        name, variant = metric_table.row_training_config(cfg, row)
+        model = metric_table.model_config(name, variant, 0, cfg.num_steps, cfg.replicas)
+        assert model.objective == objective and model.replicas == cfg.replicas
+        if scale != "paper":
+            assert scale in variant.split(",")
+        if cfg.num_steps:
+            assert model.num_steps == cfg.num_steps
+        if objective == "capacity" and cfg.num_steps:  # C at its maximum in a shortened run
+            assert model.capacity_steps <= 3 * model.num_steps // 4
+            assert model.gamma_warmup_steps <= model.num_steps // 4
+        if objective == "dip_vae":
+            assert model.dip_type == ("ii" if row == "DIP-VAE-II" else "i")
+        workdirs.add(metric_table.row_workdir(Path("w"), row))
+    assert len(workdirs) == len(expected)
+
+
+@pytest.mark.parametrize("arg", ["bogus", "cpu,smoke", "cpu,al"])
+def test_bad_table_variant_is_named(arg):
+    with pytest.raises(ValueError, match="unknown variant"):
+        metric_table_config.get_config(arg)
+
+
 def test_paper_scale_trains_the_papers_models():
     cfg = metric_table_config.get_config("paper")
     assert cfg.replicas == 10 and cfg.num_steps == 300_000
