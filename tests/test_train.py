@@ -57,6 +57,16 @@ def test_smoke_configs_lower_the_loss(spec, tmp_path):
     assert checkpoint.load_config(tmp_path).name == config.name
 
 
+def test_broadcast_cpu_recipe_is_the_measured_one():
+    config = get_config("beta_tcvae:broadcast,cpu")
+    assert config.architecture == "broadcast" and config.broadcast_resolution == 16
+    assert (config.beta, config.beta_warmup_steps, config.num_steps) == (6.0, 1_000, 8_000)
+    assert config.learning_rate == 5e-4 and config.batch_size == 64
+    # The conv and FC :cpu recipes are unchanged by it.
+    assert get_config("beta_tcvae:cpu").beta_warmup_steps == 5_000
+    assert get_config("beta_tcvae:fc,cpu").batch_size == 1024
+
+
 @pytest.mark.parametrize("spec", ["beta_tcvae:fc,smoke", "factor_vae:fc,smoke"])
 def test_total_correlation_objectives_use_config_prior(spec):
     config = get_config(spec)

@@ -1,0 +1,60 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from experiments import best_model
+from vaejax.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _eval_dir(root, name, mig, factor_vae, sizes="standard", replica=None, shade=0):
+    directory = root / name
+    directory.mkdir(parents=True)
+    metrics = dict(higgins=dict(eval_accuracy=0.9), higgins_dlib=dict(eval_accuracy=0.8),
+                   factor_vae=dict(eval_accuracy=factor_vae), mig=dict(mig=mig),
+                   dci=dict(disentanglement=mig / 2, completeness=0.3,
+                            informativeness_test=0.4),
+                   sap=dict(sap=0.05), modularity_explicitness=dict(modularity=0.8))
+    (directory / "metrics.json").write_text(json.dumps(
+        dict(workdir=f"runs/{name}", config="beta_tcvae:broadcast:cpu", step=8000,
+             replica=replica, seed=0, sizes=sizes, metrics=metrics)))
+    Image.new("L", (4, 4), shade).save(directory / "traversals.png")
+    return directory
+
+
+def test_best_is_the_highest_mig_with_the_median_of_all(tmp_path):
+    dirs = [_eval_dir(tmp_path, "a", 0.10, 0.90, shade=10),
+            _eval_dir(tmp_path, "b", 0.35, 0.70, replica=1, shade=20),
+            _eval_dir(tmp_path, "c", 0.20, 0.80, shade=30)]
+    content, directory = best_model.select(dirs)
+    assert directory == dirs[1] and content["replica"] == 1 and content["workdir"] == "runs/b"
+    assert content["metrics"]["mig"] == 0.35 and content["metrics"]["factor_vae"] == 0.70
+    assert content["metrics"]["dci"]["disentanglement"] == pytest.approx(0.175)
+    assert content["metrics"]["higgins_paper"] == pytest.approx(90.0)
+    assert content["median"]["mig"] == 0.20 and content["median"]["factor_vae"] == 0.80
+    assert [c["workdir"] for c in content["candidates"]] == ["runs/a", "runs/b", "runs/c"]
+
+
+def test_command_writes_the_json_and_the_traversals(tmp_path):
+    dirs = [_eval_dir(tmp_path, "a", 0.1, 0.9, shade=10), _eval_dir(tmp_path, "b", 0.3, 0.8,
+                                                                    shade=200)]
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "experiments.best_model", "--eval_dir",
+                           str(dirs[0]), "--eval_dir", str(dirs[1]), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((out / "best_model.json").read_text())["metrics"]["mig"] == 0.3
+    assert Image.open(out / "best_model_traversals.png").getpixel((0, 0)) == 200
+
+
+def test_reduced_sizes_and_missing_evaluations_are_refused(tmp_path):
+    reduced = _eval_dir(tmp_path, "r", 0.3, 0.8, sizes="reduced")
+    with pytest.raises(InputError, match="standard"):
+        best_model.select([reduced])
+    with pytest.raises(InputError, match="metrics.json not found"):
+        best_model.select([tmp_path / "nowhere"])
