@@ -19,9 +19,13 @@ from absl import app, flags
 from experiments import cli
 from vaejax.errors import InputError
 
-_EVAL_DIRS = flags.DEFINE_multi_string("eval_dir", None, "An experiments.evaluate output "
-                                       "directory (repeat for each candidate).")
-_OUT = flags.DEFINE_string("out", "docs/results", "Where best_model.json goes.")
+
+
+def _define_flags():
+    # Only when run as a program: importing this module (tests) defines none.
+    flags.DEFINE_multi_string("eval_dir", None, "An experiments.evaluate output directory "
+                              "(repeat for each candidate).")
+    flags.DEFINE_string("out", "docs/results", "Where best_model.json goes.")
 
 
 def summary(results: dict) -> dict:
@@ -69,8 +73,8 @@ def select(eval_dirs) -> tuple[dict, Path]:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    content, directory = select(_EVAL_DIRS.value or [])
-    out = Path(_OUT.value)
+    content, directory = select(flags.FLAGS.eval_dir or [])
+    out = Path(flags.FLAGS.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "best_model.json").write_text(json.dumps(content, indent=2) + "\n")
     shutil.copyfile(directory / "traversals.png", out / "best_model_traversals.png")
@@ -78,4 +82,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(cli.reports_errors(main))
