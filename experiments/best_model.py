@@ -60,7 +60,7 @@ def select(eval_dirs) -> tuple[dict, Path]:
     best, results, directory = max(candidates,
                                    key=lambda c: (c[0]["mig"], c[0]["factor_vae"]))
     content = dict(config=results["config"], workdir=results["workdir"],
-                   replica=results["replica"], seed=results["seed"], step=results["step"],
+                   replica=results["replica"], eval_seed=results["seed"], step=results["step"],
                    metrics=best,
                    median={k: _median([c[0][k] for c in candidates])
                            for k in ("factor_vae", "mig", "higgins_paper", "higgins_dlib")},
