@@ -46,12 +46,17 @@ def test_table_has_both_protocols_beside_the_paper(tmp_path):
     assert img.shape[0] > 200 and img.std() > 5
 
 
+def _run_table(variant, workdir, timeout):
+    proc = subprocess.run([sys.executable, "-m", "experiments.metric_table", "--config",
+                           f"experiments/metric_table_config.py:{variant}", "--workdir",
+                           str(workdir)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 @pytest.mark.slow
 def test_metric_table_smoke_run(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "experiments.metric_table", "--config",
-                           "experiments/metric_table_config.py:smoke", "--workdir",
-                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _run_table("smoke", tmp_path, timeout=900)
     rows = json.loads((tmp_path / "table.json").read_text())["rows"]
     for protocol, replicas_kept in (("paper", 2), ("dlib", 2)):  # 2 x 2 seeds, half kept
         means = {k: r[protocol]["mean"] for k, r in rows.items() if r[protocol]}
@@ -69,10 +74,7 @@ def test_metric_table_smoke_run(tmp_path):
 
 @pytest.mark.slow
 def test_metric_table_smoke_run_with_all_models(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "experiments.metric_table", "--config",
-                           "experiments/metric_table_config.py:smoke,all", "--workdir",
-                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _run_table("smoke,all", tmp_path, timeout=1800)
     table = json.loads((tmp_path / "table.json").read_text())
     assert list(table["rows"]) == list(metric_table.ROWS) + list(metric_table.EXTRA_ROWS)
     objectives = {"beta_tcvae": "beta_tcvae", "factor_vae": "factor_vae",
