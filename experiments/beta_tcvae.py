@@ -45,6 +45,7 @@ def get_config(arg=None):
     c.architecture = "conv"
     c.objective = "beta_tcvae"
     c.beta = 6.0
+    c.mi_weight = 1.0  # alpha, the index-code MI's weight (1 in the paper)
     c.dataset_size = 737_280  # N in the aggregate posterior q(z) = (1/N) sum_n q(z | x_n)
     c.tc_estimator = "stratified"  # stratified | mws
     c.optimizer = "adam"

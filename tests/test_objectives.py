@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import dip_vae
+from experiments import beta_tcvae, dip_vae
 from vaejax import losses, objectives, train
 from vaejax.errors import ConfigError
 
@@ -119,3 +119,10 @@ def test_capacity_gamma_warmup_ramps_the_penalty_from_zero():
     assert penalty[0] == 0.0
     assert penalty[100] > 0
     np.testing.assert_allclose(penalty[25], 0.25 * penalty[100], rtol=1e-3)
+
+
+def test_beta_tcvae_negative_mi_weight_names_the_field():
+    config = beta_tcvae.get_config("smoke")
+    config.mi_weight = -0.5
+    with pytest.raises(ConfigError, match=r"config.mi_weight .* must be >= 0, got -0.5"):
+        train.validate_config(config)

@@ -362,18 +362,32 @@ def total_correlation(z: jax.Array, mean: jax.Array, logvar: jax.Array, *,
     return log_qz - jnp.sum(log_qz_dims, axis=-1)
 
 
+def index_code_mutual_information(z: jax.Array, mean: jax.Array, logvar: jax.Array, *,
+                                   dataset_size: int, estimator: str = "stratified"
+                                   ) -> jax.Array:
+    """Per-example log q(z_i | x_i) - log q(z_i); its batch mean estimates I(x; z).
+
+    Arguments as :func:`aggregate_posterior_log_density`. Returns (M,) nats.
+    """
+    log_qz, _ = aggregate_posterior_log_density(z, mean, logvar, dataset_size=dataset_size,
+                                                estimator=estimator)
+    return jnp.sum(gaussian_log_density(z, mean, logvar), axis=-1) - log_qz
+
+
 def beta_tc_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
                  logvar: jax.Array, z: jax.Array, *, beta: jax.Array | float,
                  dataset_size: int, estimator: str = "stratified",
-                 prior: str = "gaussian") -> ElboTerms:
+                 prior: str = "gaussian", mi_weight: float = 1.0) -> ElboTerms:
     """The beta-TCVAE objective (Chen et al. 2018): rec + KL + (beta - 1) * TC.
 
-    KL(q(z|x) || p(z)) splits into index-code mutual information, total
-    correlation (TC) and dimension-wise KL; this weighs only the TC by beta
-    (the paper's alpha = gamma = 1), with TC from :func:`total_correlation`
-    and the KL in closed form. With beta = 1 it is the negative ELBO.
-    Bernoulli decoder. ``prior`` (see :data:`PRIORS`) changes the KL only:
-    the TC is a property of q(z).
+    KL(q(z|x) || p(z)) splits into index-code mutual information (MI), total
+    correlation (TC) and dimension-wise KL; this weighs the TC by beta and the
+    MI by ``mi_weight`` (the paper's alpha; 1 by default, as in the paper),
+    with TC from :func:`total_correlation`, MI from
+    :func:`index_code_mutual_information` and the KL in closed form. With
+    beta = 1 and alpha = 1 it is the negative ELBO. Bernoulli decoder.
+    ``prior`` (see :data:`PRIORS`) changes the KL only: TC and MI are
+    properties of q(z).
 
     Args:
       logits: (M, ...) decoder logits of ``z``.
@@ -383,6 +397,7 @@ def beta_tc_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
       dataset_size: N, the number of training images.
       estimator: see :func:`total_correlation`.
       prior: the prior p(z) of the KL.
+      mi_weight: alpha, the weight of the index-code MI (a Python float).
 
     Returns:
       ElboTerms with per-example values.
@@ -391,7 +406,11 @@ def beta_tc_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
     kl_dims = prior_kl_per_dimension(mean, logvar, prior=prior)
     kl = jnp.sum(kl_dims, axis=-1)
     tc = total_correlation(z, mean, logvar, dataset_size=dataset_size, estimator=estimator)
-    return ElboTerms(reconstruction + kl + (beta - 1.0) * tc, reconstruction, kl, kl_dims, tc)
+    loss = reconstruction + kl + (beta - 1.0) * tc
+    if mi_weight != 1.0:
+        loss = loss + (mi_weight - 1.0) * index_code_mutual_information(
+            z, mean, logvar, dataset_size=dataset_size, estimator=estimator)
+    return ElboTerms(loss, reconstruction, kl, kl_dims, tc)
 
 
 def permute_dims(key: jax.Array, z: jax.Array) -> jax.Array:

@@ -1,4 +1,7 @@
-"""beta-TCVAE (Chen et al. 2018): rec + KL + (beta - 1) TC, the TC from the minibatch."""
+"""beta-TCVAE (Chen et al. 2018): rec + KL + (beta - 1) TC + (alpha - 1) MI.
+
+TC and MI are estimated from the minibatch.
+"""
 
 import jax.numpy as jnp
 
@@ -16,6 +19,10 @@ class BetaTCVAE(base.Objective):
             raise ConfigError("the beta_tcvae objective needs config.batch_size >= 2 and "
                               "config.dataset_size (the training set's size) >= the batch "
                               f"size, got {config.batch_size} and {config.get('dataset_size')}")
+        mi_weight = base.option(config, "mi_weight")
+        if not mi_weight >= 0:
+            raise ConfigError("config.mi_weight (the index-code MI weight, alpha) must be >= 0, "
+                              f"got {mi_weight}")
 
     def loss(self, params, extra_params, model, config, images, key, step):
         out = base.forward(params, model, config, images, key)
@@ -25,7 +32,8 @@ class BetaTCVAE(base.Objective):
         terms = losses.beta_tc_elbo(out["logits"], images, out["mean"], out["logvar"], out["z"],
                                     beta=beta, dataset_size=config.dataset_size,
                                     estimator=base.option(config, "tc_estimator"),
-                                    prior=base.option(config, "prior"))
+                                    prior=base.option(config, "prior"),
+                                    mi_weight=float(base.option(config, "mi_weight")))
         return base.elbo_metrics(terms, beta=beta,
                                  total_correlation=jnp.mean(terms.total_correlation))
 
