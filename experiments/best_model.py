@@ -1,13 +1,19 @@
 """Picks the most disentangled of several evaluated models and writes best_model.json.
 
     python -m experiments.best_model --eval_dir runs/a/eval --eval_dir runs/b/eval/replica_1 \
-        [--out docs/results]
+        [--previous docs/results/best_model.json] [--out docs/results]
 
 Each ``--eval_dir`` is what ``experiments.evaluate`` wrote at standard sizes
 (its ``metrics.json`` and ``traversals.png``). The best is the one with the
 highest MIG (ties: FactorVAE score); OUT/best_model.json gets its config,
 replica and every metric, plus the median over all the candidates, and
 OUT/best_model_traversals.png its traversals.
+
+``--previous`` carries the candidates of an earlier best_model.json into the
+pool (workdirs do not outlive a session; the file does), with the
+traversals beside it; a workdir evaluated again replaces its old entry.
+Entries written before candidates carried every metric count in the
+medians of FactorVAE and MIG only.
 """
 
 import json
@@ -25,6 +31,8 @@ def _define_flags():
     # Only when run as a program: importing this module (tests) defines none.
     flags.DEFINE_multi_string("eval_dir", None, "An experiments.evaluate output directory "
                               "(repeat for each candidate).")
+    flags.DEFINE_string("previous", None, "An earlier best_model.json whose candidates join "
+                        "the pool.")
     flags.DEFINE_string("out", "docs/results", "Where best_model.json goes.")
 
 
@@ -43,8 +51,34 @@ def _median(values):
     return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
 
 
-def select(eval_dirs) -> tuple[dict, Path]:
-    """(best_model.json's content, the best candidate's eval dir)."""
+MEDIAN_KEYS = ("factor_vae", "mig", "higgins_paper", "higgins_dlib")
+
+
+def _candidate(results: dict, metrics: dict) -> dict:
+    return dict(workdir=results["workdir"], replica=results["replica"],
+                config=results["config"], step=results["step"], eval_seed=results["seed"],
+                **metrics)
+
+
+def _previous_candidates(path: Path) -> list[dict]:
+    """The candidates of an earlier best_model.json; its best with every metric."""
+    if not path.is_file():
+        raise InputError(f"--previous {path} not found")
+    content = json.loads(path.read_text())
+    try:
+        best = (content["workdir"], content["replica"])
+        entries = [dict(c) for c in content["candidates"]]
+    except (KeyError, TypeError) as e:
+        raise InputError(f"--previous {path} is not a best_model.json (no {e})") from None
+    for entry in entries:
+        if (entry["workdir"], entry["replica"]) == best:
+            entry.update(_candidate(dict(content, seed=content["eval_seed"]),
+                                    content["metrics"]))
+    return entries
+
+
+def select(eval_dirs, previous=None) -> tuple[dict, Path]:
+    """(best_model.json's content, the path of the best one's traversals PNG)."""
     candidates = []
     for directory in map(Path, eval_dirs):
         path = directory / "metrics.json"
@@ -54,30 +88,36 @@ def select(eval_dirs) -> tuple[dict, Path]:
         if results.get("sizes") != "standard":
             raise InputError(f"{path} was evaluated at {results.get('sizes')!r} sizes; "
                              "best_model.json needs the standard ones (--sizes standard)")
-        candidates.append((summary(results), results, directory))
+        candidates.append((_candidate(results, summary(results)), directory / "traversals.png"))
+    if previous is not None:
+        previous = Path(previous)
+        new = {(c["workdir"], c["replica"]) for c, _ in candidates}
+        candidates += [(c, previous.parent / "best_model_traversals.png")
+                       for c in _previous_candidates(previous)
+                       if (c["workdir"], c["replica"]) not in new]
     if not candidates:
         raise InputError("no --eval_dir given")
-    best, results, directory = max(candidates,
-                                   key=lambda c: (c[0]["mig"], c[0]["factor_vae"]))
-    content = dict(config=results["config"], workdir=results["workdir"],
-                   replica=results["replica"], eval_seed=results["seed"], step=results["step"],
-                   metrics=best,
-                   median={k: _median([c[0][k] for c in candidates])
-                           for k in ("factor_vae", "mig", "higgins_paper", "higgins_dlib")},
-                   candidates=[dict(workdir=c[1]["workdir"], replica=c[1]["replica"],
-                                    factor_vae=c[0]["factor_vae"], mig=c[0]["mig"])
-                               for c in candidates])
-    return content, directory
+    best, traversals = max(candidates, key=lambda c: (c[0]["mig"], c[0]["factor_vae"]))
+    entries = [c for c, _ in candidates]
+    content = dict(config=best["config"], workdir=best["workdir"], replica=best["replica"],
+                   eval_seed=best["eval_seed"], step=best["step"],
+                   metrics={k: v for k, v in best.items()
+                            if k not in ("config", "workdir", "replica", "eval_seed", "step")},
+                   median={k: _median([c[k] for c in entries if k in c]) for k in MEDIAN_KEYS},
+                   candidates=entries)
+    return content, traversals
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    content, directory = select(flags.FLAGS.eval_dir or [])
+    content, traversals = select(flags.FLAGS.eval_dir or [], flags.FLAGS.previous)
     out = Path(flags.FLAGS.out)
     out.mkdir(parents=True, exist_ok=True)
+    target = out / "best_model_traversals.png"
+    if traversals.resolve() != target.resolve():
+        shutil.copyfile(traversals, target)
     (out / "best_model.json").write_text(json.dumps(content, indent=2) + "\n")
-    shutil.copyfile(directory / "traversals.png", out / "best_model_traversals.png")
     print(json.dumps(content["metrics"], indent=2))
 
 

@@ -31,8 +31,9 @@ def test_best_is_the_highest_mig_with_the_median_of_all(tmp_path):
     dirs = [_eval_dir(tmp_path, "a", 0.10, 0.90, shade=10),
             _eval_dir(tmp_path, "b", 0.35, 0.70, replica=1, shade=20),
             _eval_dir(tmp_path, "c", 0.20, 0.80, shade=30)]
-    content, directory = best_model.select(dirs)
-    assert directory == dirs[1] and content["replica"] == 1 and content["workdir"] == "runs/b"
+    content, traversals = best_model.select(dirs)
+    assert traversals == dirs[1] / "traversals.png"
+    assert content["replica"] == 1 and content["workdir"] == "runs/b"
     assert content["metrics"]["mig"] == 0.35 and content["metrics"]["factor_vae"] == 0.70
     assert content["metrics"]["dci"]["disentanglement"] == pytest.approx(0.175)
     assert content["metrics"]["higgins_paper"] == pytest.approx(90.0)
@@ -58,3 +59,59 @@ def test_reduced_sizes_and_missing_evaluations_are_refused(tmp_path):
         best_model.select([reduced])
     with pytest.raises(InputError, match="metrics.json not found"):
         best_model.select([tmp_path / "nowhere"])
+
+
+def _old_best_model_json(path, mig, factor_vae):
+    """A best_model.json in the first format: candidates with FactorVAE and MIG only."""
+    path.mkdir(parents=True)
+    content = dict(config="beta_tcvae:broadcast:cpu", workdir="runs/old1", replica=None,
+                   eval_seed=0, step=8000,
+                   metrics=dict(factor_vae=factor_vae, mig=mig, higgins_paper=99.0,
+                                higgins_dlib=88.0),
+                   median=dict(factor_vae=0.7, mig=0.35),
+                   candidates=[dict(workdir="runs/old0", replica=None, factor_vae=0.75, mig=0.30),
+                               dict(workdir="runs/old1", replica=None, factor_vae=factor_vae,
+                                    mig=mig)])
+    (path / "best_model.json").write_text(json.dumps(content))
+    Image.new("L", (4, 4), 99).save(path / "best_model_traversals.png")
+    return path / "best_model.json"
+
+
+def test_previous_candidates_join_the_pool_and_keep_their_traversals(tmp_path):
+    previous = _old_best_model_json(tmp_path / "old", mig=0.40, factor_vae=0.60)
+    new = _eval_dir(tmp_path, "a", 0.20, 0.90)
+    content, traversals = best_model.select([new], previous)
+    # the earlier best still wins, with every metric and its own picture
+    assert content["workdir"] == "runs/old1" and content["metrics"]["higgins_dlib"] == 88.0
+    assert traversals == previous.parent / "best_model_traversals.png"
+    assert [c["workdir"] for c in content["candidates"]] == ["runs/a", "runs/old0", "runs/old1"]
+    # FactorVAE and MIG over all three; Higgins over the two that carry it
+    assert content["median"]["factor_vae"] == 0.75 and content["median"]["mig"] == 0.30
+    assert content["median"]["higgins_paper"] == pytest.approx(94.5)
+    # a better new candidate takes over; a workdir evaluated again replaces its old entry
+    better = _eval_dir(tmp_path, "old0", 0.50, 0.85)
+    content, traversals = best_model.select([new, better], previous)
+    assert content["workdir"] == "runs/old0" and traversals == better / "traversals.png"
+    assert [c["workdir"] for c in content["candidates"]] == ["runs/a", "runs/old0", "runs/old1"]
+    assert content["candidates"][1]["mig"] == 0.50
+
+
+def test_command_with_previous_writes_into_the_same_folder(tmp_path):
+    previous = _old_best_model_json(tmp_path / "results", mig=0.40, factor_vae=0.60)
+    new = _eval_dir(tmp_path, "a", 0.45, 0.82, shade=200)
+    proc = subprocess.run([sys.executable, "-m", "experiments.best_model", "--eval_dir",
+                           str(new), "--previous", str(previous), "--out", str(previous.parent)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    written = json.loads(previous.read_text())
+    assert written["workdir"] == "runs/a" and len(written["candidates"]) == 3
+    assert Image.open(previous.parent / "best_model_traversals.png").getpixel((0, 0)) == 200
+
+
+def test_previous_that_is_not_a_best_model_json_is_refused(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text(json.dumps(dict(metrics={})))
+    with pytest.raises(InputError, match="not a best_model.json"):
+        best_model.select([], bad)
+    with pytest.raises(InputError, match="not found"):
+        best_model.select([], tmp_path / "missing.json")
