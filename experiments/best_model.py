@@ -60,8 +60,9 @@ def _candidate(results: dict, metrics: dict) -> dict:
                 **metrics)
 
 
-def _previous_candidates(path: Path) -> list[dict]:
-    """The candidates of an earlier best_model.json; its best with every metric."""
+def _previous_candidates(path: Path) -> list[tuple[dict, Path | None]]:
+    """(entry, traversals PNG or None) for each candidate of an earlier
+    best_model.json; its best with every metric and its picture."""
     if not path.is_file():
         raise InputError(f"--previous {path} not found")
     content = json.loads(path.read_text())
@@ -70,11 +71,15 @@ def _previous_candidates(path: Path) -> list[dict]:
         entries = [dict(c) for c in content["candidates"]]
     except (KeyError, TypeError) as e:
         raise InputError(f"--previous {path} is not a best_model.json (no {e})") from None
+    out = []
     for entry in entries:
+        traversals = None
         if (entry["workdir"], entry["replica"]) == best:
             entry.update(_candidate(dict(content, seed=content["eval_seed"]),
                                     content["metrics"]))
-    return entries
+            traversals = path.parent / "best_model_traversals.png"
+        out.append((entry, traversals))
+    return out
 
 
 def select(eval_dirs, previous=None) -> tuple[dict, Path]:
@@ -92,12 +97,14 @@ def select(eval_dirs, previous=None) -> tuple[dict, Path]:
     if previous is not None:
         previous = Path(previous)
         new = {(c["workdir"], c["replica"]) for c, _ in candidates}
-        candidates += [(c, previous.parent / "best_model_traversals.png")
-                       for c in _previous_candidates(previous)
+        candidates += [(c, t) for c, t in _previous_candidates(previous)
                        if (c["workdir"], c["replica"]) not in new]
     if not candidates:
         raise InputError("no --eval_dir given")
     best, traversals = max(candidates, key=lambda c: (c[0]["mig"], c[0]["factor_vae"]))
+    if traversals is None:
+        raise InputError(f"the best candidate, {best['workdir']}, is an earlier one whose "
+                         "traversals and metrics were not kept: evaluate it again")
     entries = [c for c, _ in candidates]
     content = dict(config=best["config"], workdir=best["workdir"], replica=best["replica"],
                    eval_seed=best["eval_seed"], step=best["step"],

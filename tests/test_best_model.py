@@ -94,6 +94,10 @@ def test_previous_candidates_join_the_pool_and_keep_their_traversals(tmp_path):
     assert content["workdir"] == "runs/old0" and traversals == better / "traversals.png"
     assert [c["workdir"] for c in content["candidates"]] == ["runs/a", "runs/old0", "runs/old1"]
     assert content["candidates"][1]["mig"] == 0.50
+    # the earlier best evaluated again and now worse: its runner-up kept no picture
+    worse = _eval_dir(tmp_path, "old1", 0.10, 0.50)
+    with pytest.raises(InputError, match="runs/old0.*evaluate it again"):
+        best_model.select([worse], previous)
 
 
 def test_command_with_previous_writes_into_the_same_folder(tmp_path):
