@@ -110,6 +110,15 @@ def test_command_with_previous_writes_into_the_same_folder(tmp_path):
     written = json.loads(previous.read_text())
     assert written["workdir"] == "runs/a" and len(written["candidates"]) == 3
     assert Image.open(previous.parent / "best_model_traversals.png").getpixel((0, 0)) == 200
+    # again with a weaker candidate: the best and its picture (already in place) stay
+    weaker = _eval_dir(tmp_path, "b", 0.05, 0.5, shade=7)
+    proc = subprocess.run([sys.executable, "-m", "experiments.best_model", "--eval_dir",
+                           str(weaker), "--previous", str(previous), "--out", str(previous.parent)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    written = json.loads(previous.read_text())
+    assert written["workdir"] == "runs/a" and len(written["candidates"]) == 4
+    assert Image.open(previous.parent / "best_model_traversals.png").getpixel((0, 0)) == 200
 
 
 def test_previous_that_is_not_a_best_model_json_is_refused(tmp_path):
