@@ -54,10 +54,18 @@ def _median(values):
 MEDIAN_KEYS = ("factor_vae", "mig", "higgins_paper", "higgins_dlib")
 
 
+# What names a candidate's run, beside its metrics in each candidates entry.
+RUN_KEYS = ("workdir", "replica", "config", "step", "eval_seed")
+
+
 def _candidate(results: dict, metrics: dict) -> dict:
     return dict(workdir=results["workdir"], replica=results["replica"],
                 config=results["config"], step=results["step"], eval_seed=results["seed"],
                 **metrics)
+
+
+def _run_id(entry: dict) -> tuple:
+    return entry["workdir"], entry["replica"]
 
 
 def _previous_candidates(path: Path) -> list[tuple[dict, Path | None]]:
@@ -67,14 +75,14 @@ def _previous_candidates(path: Path) -> list[tuple[dict, Path | None]]:
         raise InputError(f"--previous {path} not found")
     content = json.loads(path.read_text())
     try:
-        best = (content["workdir"], content["replica"])
+        best = _run_id(content)
         entries = [dict(c) for c in content["candidates"]]
     except (KeyError, TypeError) as e:
         raise InputError(f"--previous {path} is not a best_model.json (no {e})") from None
     out = []
     for entry in entries:
         traversals = None
-        if (entry["workdir"], entry["replica"]) == best:
+        if _run_id(entry) == best:
             entry.update(_candidate(dict(content, seed=content["eval_seed"]),
                                     content["metrics"]))
             traversals = path.parent / "best_model_traversals.png"
@@ -96,9 +104,9 @@ def select(eval_dirs, previous=None) -> tuple[dict, Path]:
         candidates.append((_candidate(results, summary(results)), directory / "traversals.png"))
     if previous is not None:
         previous = Path(previous)
-        new = {(c["workdir"], c["replica"]) for c, _ in candidates}
+        new = {_run_id(c) for c, _ in candidates}
         candidates += [(c, t) for c, t in _previous_candidates(previous)
-                       if (c["workdir"], c["replica"]) not in new]
+                       if _run_id(c) not in new]
     if not candidates:
         raise InputError("no --eval_dir given")
     best, traversals = max(candidates, key=lambda c: (c[0]["mig"], c[0]["factor_vae"]))
@@ -108,8 +116,7 @@ def select(eval_dirs, previous=None) -> tuple[dict, Path]:
     entries = [c for c, _ in candidates]
     content = dict(config=best["config"], workdir=best["workdir"], replica=best["replica"],
                    eval_seed=best["eval_seed"], step=best["step"],
-                   metrics={k: v for k, v in best.items()
-                            if k not in ("config", "workdir", "replica", "eval_seed", "step")},
+                   metrics={k: v for k, v in best.items() if k not in RUN_KEYS},
                    median={k: _median([c[k] for c in entries if k in c]) for k in MEDIAN_KEYS},
                    candidates=entries)
     return content, traversals

@@ -27,6 +27,13 @@ def _eval_dir(root, name, mig, factor_vae, sizes="standard", replica=None, shade
     return directory
 
 
+def _run_command(*args):
+    """Runs ``python -m experiments.best_model ARGS`` and checks it succeeded."""
+    proc = subprocess.run([sys.executable, "-m", "experiments.best_model", *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 def test_best_is_the_highest_mig_with_the_median_of_all(tmp_path):
     dirs = [_eval_dir(tmp_path, "a", 0.10, 0.90, shade=10),
             _eval_dir(tmp_path, "b", 0.35, 0.70, replica=1, shade=20),
@@ -45,10 +52,7 @@ def test_command_writes_the_json_and_the_traversals(tmp_path):
     dirs = [_eval_dir(tmp_path, "a", 0.1, 0.9, shade=10), _eval_dir(tmp_path, "b", 0.3, 0.8,
                                                                     shade=200)]
     out = tmp_path / "results"
-    proc = subprocess.run([sys.executable, "-m", "experiments.best_model", "--eval_dir",
-                           str(dirs[0]), "--eval_dir", str(dirs[1]), "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    _run_command("--eval_dir", dirs[0], "--eval_dir", dirs[1], "--out", out)
     assert json.loads((out / "best_model.json").read_text())["metrics"]["mig"] == 0.3
     assert Image.open(out / "best_model_traversals.png").getpixel((0, 0)) == 200
 
@@ -103,19 +107,13 @@ def test_previous_candidates_join_the_pool_and_keep_their_traversals(tmp_path):
 def test_command_with_previous_writes_into_the_same_folder(tmp_path):
     previous = _old_best_model_json(tmp_path / "results", mig=0.40, factor_vae=0.60)
     new = _eval_dir(tmp_path, "a", 0.45, 0.82, shade=200)
-    proc = subprocess.run([sys.executable, "-m", "experiments.best_model", "--eval_dir",
-                           str(new), "--previous", str(previous), "--out", str(previous.parent)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    _run_command("--eval_dir", new, "--previous", previous, "--out", previous.parent)
     written = json.loads(previous.read_text())
     assert written["workdir"] == "runs/a" and len(written["candidates"]) == 3
     assert Image.open(previous.parent / "best_model_traversals.png").getpixel((0, 0)) == 200
     # again with a weaker candidate: the best and its picture (already in place) stay
     weaker = _eval_dir(tmp_path, "b", 0.05, 0.5, shade=7)
-    proc = subprocess.run([sys.executable, "-m", "experiments.best_model", "--eval_dir",
-                           str(weaker), "--previous", str(previous), "--out", str(previous.parent)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    _run_command("--eval_dir", weaker, "--previous", previous, "--out", previous.parent)
     written = json.loads(previous.read_text())
     assert written["workdir"] == "runs/a" and len(written["candidates"]) == 4
     assert Image.open(previous.parent / "best_model_traversals.png").getpixel((0, 0)) == 200
