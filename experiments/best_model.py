@@ -1,11 +1,12 @@
 """Picks the most disentangled of several evaluated models and writes best_model.json.
 
     python -m experiments.best_model --eval_dir runs/a/eval --eval_dir runs/b/eval/replica_1 \
-        [--previous docs/results/best_model.json] [--out docs/results]
+        [--previous docs/results/best_model.json] [--rank_by mig] [--out docs/results]
 
 Each ``--eval_dir`` is what ``experiments.evaluate`` wrote at standard sizes
 (its ``metrics.json`` and ``traversals.png``). The best is the one with the
-highest MIG (ties: FactorVAE score); OUT/best_model.json gets its config,
+highest MIG (ties: FactorVAE score), or with ``--rank_by factor_vae`` the
+highest FactorVAE score (ties: MIG); OUT/best_model.json gets its config,
 replica and every metric, plus the median over all the candidates, and
 OUT/best_model_traversals.png its traversals.
 
@@ -33,6 +34,8 @@ def _define_flags():
                               "(repeat for each candidate).")
     flags.DEFINE_string("previous", None, "An earlier best_model.json whose candidates join "
                         "the pool.")
+    flags.DEFINE_enum("rank_by", "mig", list(RANK_KEYS), "The metric that picks the best "
+                      "(ties: the other).")
     flags.DEFINE_string("out", "docs/results", "Where best_model.json goes.")
 
 
@@ -52,6 +55,9 @@ def _median(values):
 
 
 MEDIAN_KEYS = ("factor_vae", "mig", "higgins_paper", "higgins_dlib")
+# --rank_by -> the sort key of a candidate
+RANK_KEYS = {"mig": lambda c: (c["mig"], c["factor_vae"]),
+             "factor_vae": lambda c: (c["factor_vae"], c["mig"])}
 
 
 # What names a candidate's run, beside its metrics in each candidates entry.
@@ -90,8 +96,11 @@ def _previous_candidates(path: Path) -> list[tuple[dict, Path | None]]:
     return out
 
 
-def select(eval_dirs, previous=None) -> tuple[dict, Path]:
-    """(best_model.json's content, the path of the best one's traversals PNG)."""
+def select(eval_dirs, previous=None, rank_by: str = "mig") -> tuple[dict, Path]:
+    """(best_model.json's content, the path of the best one's traversals PNG);
+    ``rank_by``: a key of RANK_KEYS, the metric that picks the best."""
+    if rank_by not in RANK_KEYS:
+        raise InputError(f"rank_by must be one of {sorted(RANK_KEYS)}, got {rank_by!r}")
     candidates = []
     for directory in map(Path, eval_dirs):
         path = directory / "metrics.json"
@@ -109,13 +118,13 @@ def select(eval_dirs, previous=None) -> tuple[dict, Path]:
                        if _run_id(c) not in new]
     if not candidates:
         raise InputError("no --eval_dir given")
-    best, traversals = max(candidates, key=lambda c: (c[0]["mig"], c[0]["factor_vae"]))
+    best, traversals = max(candidates, key=lambda c: RANK_KEYS[rank_by](c[0]))
     if traversals is None:
         raise InputError(f"the best candidate, {best['workdir']}, is an earlier one whose "
                          "traversals and metrics were not kept: evaluate it again")
     entries = [c for c, _ in candidates]
     content = dict(config=best["config"], workdir=best["workdir"], replica=best["replica"],
-                   eval_seed=best["eval_seed"], step=best["step"],
+                   eval_seed=best["eval_seed"], step=best["step"], rank_by=rank_by,
                    metrics={k: v for k, v in best.items() if k not in RUN_KEYS},
                    median={k: _median([c[k] for c in entries if k in c]) for k in MEDIAN_KEYS},
                    candidates=entries)
@@ -125,7 +134,8 @@ def select(eval_dirs, previous=None) -> tuple[dict, Path]:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    content, traversals = select(flags.FLAGS.eval_dir or [], flags.FLAGS.previous)
+    content, traversals = select(flags.FLAGS.eval_dir or [], flags.FLAGS.previous,
+                                 rank_by=flags.FLAGS.rank_by)
     out = Path(flags.FLAGS.out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "best_model_traversals.png"

@@ -11,13 +11,14 @@ disentanglement_lib's other five models as well (beta-TCVAE, FactorVAE,
 AnnealedVAE, DIP-VAE-I, DIP-VAE-II: five more conv rows; at ``cpu``
 roughly 20 minutes each on top, from the DC-IGN row's time).
 
-Expected time of ``paper`` (two rows of 10 replicas x 300,000 steps at
-batch 64; from measured one-model and replica rates, docs/results/README.md):
-a 2-core CPU ~83 hours (20 model-steps/s, replicas no faster than one
-model); one H200 between ~3 and ~31 minutes of training (one FC model
-runs 3,206 steps/s; 10 vmapped replicas between free and 10x slower, not
-yet measured), plus the metric calls. The DC-IGN row (conv, 10 x 300,000
-steps at Adam 1e-4) comes on top and is not yet timed at this scale.
+Expected time of ``paper`` (four rows of 10 replicas x 300,000 steps at
+batch 64; rates of 10-replica runs measured on one H200, docs/replicas.md,
+"Speed on a GPU"): the VAE and beta-VAE rows ~7 minutes each (~700
+steps/s), InfoGAN ~38 minutes (132 steps/s), DC-IGN between ~21 minutes
+(the conv step's 241 steps/s) and ~78 minutes (64 steps/s with its batches
+rendered on the host; the table reads them from the cached grid), so
+~1.2-2.2 hours of training on an H200, plus the metric calls (not timed). A
+2-core CPU: the two FC rows alone ~83 hours (20 model-steps/s).
 """
 
 import ml_collections

@@ -48,6 +48,19 @@ def test_best_is_the_highest_mig_with_the_median_of_all(tmp_path):
     assert [c["workdir"] for c in content["candidates"]] == ["runs/a", "runs/b", "runs/c"]
 
 
+def test_rank_by_factor_vae_picks_the_highest_factor_vae_score(tmp_path):
+    dirs = [_eval_dir(tmp_path, "a", 0.10, 0.90, shade=10),
+            _eval_dir(tmp_path, "b", 0.35, 0.70, shade=20),
+            _eval_dir(tmp_path, "c", 0.20, 0.90, shade=30)]
+    content, traversals = best_model.select(dirs, rank_by="factor_vae")
+    # a and c tie on FactorVAE: the higher MIG wins
+    assert traversals == dirs[2] / "traversals.png" and content["workdir"] == "runs/c"
+    assert content["rank_by"] == "factor_vae"
+    assert best_model.select(dirs)[0]["workdir"] == "runs/b"
+    with pytest.raises(InputError, match="rank_by must be one of"):
+        best_model.select(dirs, rank_by="dci")
+
+
 def test_command_writes_the_json_and_the_traversals(tmp_path):
     dirs = [_eval_dir(tmp_path, "a", 0.1, 0.9, shade=10), _eval_dir(tmp_path, "b", 0.3, 0.8,
                                                                     shade=200)]
@@ -55,6 +68,10 @@ def test_command_writes_the_json_and_the_traversals(tmp_path):
     _run_command("--eval_dir", dirs[0], "--eval_dir", dirs[1], "--out", out)
     assert json.loads((out / "best_model.json").read_text())["metrics"]["mig"] == 0.3
     assert Image.open(out / "best_model_traversals.png").getpixel((0, 0)) == 200
+    _run_command("--eval_dir", dirs[0], "--eval_dir", dirs[1], "--rank_by", "factor_vae",
+                 "--out", tmp_path / "by_factor_vae")
+    assert json.loads((tmp_path / "by_factor_vae" / "best_model.json").read_text())[
+        "metrics"]["factor_vae"] == 0.9
 
 
 def test_reduced_sizes_and_missing_evaluations_are_refused(tmp_path):

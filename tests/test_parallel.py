@@ -159,6 +159,18 @@ def test_eight_devices_with_sharded_parameters_match_one(tmp_path):
     eight, one = _final_params(tmp_path / "eight"), _keyed(_params(tmp_path / "one"))
     assert sorted(eight) == sorted(one)
     _assert_params_close(eight, one)
+    # Evaluation reads the parameters, split over 8 devices when saved, on this
+    # one-device process (as a GPU-trained run's on a CPU), and renames nothing.
+    from vaejax.evaluation import evaluate
+
+    steps = sorted(p.name for p in (tmp_path / "eight" / "checkpoints").iterdir())
+    _, _, params, step = evaluate.load_model(tmp_path / "eight")
+    assert step == 20  # the worker corrupted and set aside step 30
+    assert sorted(p.name for p in (tmp_path / "eight" / "checkpoints").iterdir()) == steps
+    assert jax.tree.leaves(params)[0].devices() == {jax.devices()[0]}
+    restored = train.load_state(tmp_path / "eight")[2].params
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(restored)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_state_sharding_splits_large_arrays_and_their_moments():

@@ -60,7 +60,7 @@ def test_smoke_configs_lower_the_loss(spec, tmp_path):
 def test_broadcast_cpu_recipe_is_the_measured_one():
     config = get_config("beta_tcvae:broadcast,cpu")
     assert config.architecture == "broadcast" and config.broadcast_resolution == 16
-    assert (config.beta, config.beta_warmup_steps, config.num_steps) == (6.0, 1_000, 8_000)
+    assert (config.beta, config.beta_warmup_steps, config.num_steps) == (3.0, 1_000, 16_000)
     assert config.learning_rate == 5e-4 and config.batch_size == 64
     # The conv and FC :cpu recipes are unchanged by it.
     assert get_config("beta_tcvae:cpu").beta_warmup_steps == 5_000

@@ -137,9 +137,15 @@ class Checkpoints:
         :meth:`restore_latest`.
         """
         def read(step):
-            check_compatible(self._saved_tree(step)["params"], template, step=step)
-            restored = self._manager.restore(step, args=ocp.args.StandardRestore())
-            return jax.tree_util.tree_map(jax.numpy.asarray, restored["params"])
+            saved = self._saved_tree(step)
+            check_compatible(saved["params"], template, step=step)
+            # Onto this process's first device, whatever devices wrote it (a
+            # checkpoint trained on a GPU or over several devices, read on a CPU).
+            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            abstract = jax.tree_util.tree_map(
+                lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), saved)
+            restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+            return restored["params"]
 
         found = self._newest_readable(read)
         if found is None:
