@@ -19,7 +19,9 @@ and adds their rows after the paper's, with no 2017 figure beside them.
 Baselines get replicas too: PCA and ICA fitted on other images and seeds,
 the untrained encoder initialised from other seeds, the ground truth and raw
 pixels (nothing to fit) scored on other metric samples. Writes
-``table.md``, ``table.json`` and ``table.png``.
+``table.md``, ``table.json`` and ``table.png``; each row's scores are kept
+in ``scores.json`` as it finishes, so the same command run again after a
+stop goes on from the first row not scored.
 """
 
 import importlib
@@ -94,6 +96,7 @@ def score_representations(cfg, data, representations, *, memoize=True, progress=
 # Rows scored without MemoizedRepresentation: nothing to encode (the factors
 # themselves), or codes too wide to cache (raw pixels, 4,096-d).
 UNMEMOIZED = ("ground truth factors", "raw pixels")
+BASELINE_ROWS = ("ground truth factors", "raw pixels", "PCA", "ICA", "VAE untrained")
 MODEL_ROWS = ("VAE", "beta-VAE", "DC-IGN", "InfoGAN") + EXTRA_ROWS
 # The table config's fields that name each model row's training config and
 # variant (``<prefix>_config``, ``<prefix>_variant``); the row trains in WORKDIR/<prefix>.
@@ -155,21 +158,59 @@ def model_representations(workdir: Path, replicas: int) -> list:
     return reps
 
 
+SCORES_FILE = "scores.json"
+
+
+def saved_scores(root: Path, cfg) -> dict:
+    """Row -> scores that an earlier run of the same table config wrote to
+    ``root/scores.json`` ({} when there is none, or its config differs)."""
+    try:
+        saved = json.loads((root / SCORES_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    same = saved.get("config") == json.loads(json.dumps(cfg.to_dict(), default=list))
+    return dict(saved.get("rows", {})) if same else {}
+
+
+def _save_scores(root: Path, cfg, scores: dict) -> None:
+    tmp = root / (SCORES_FILE + ".tmp")
+    tmp.write_text(json.dumps(dict(config=cfg.to_dict(), rows=scores), indent=1, default=list))
+    tmp.replace(root / SCORES_FILE)
+
+
 def score_rows(cfg, root: Path, progress: bool = True) -> dict:
-    """Row -> its replicas' scores under both protocols (see :func:`score_representations`)."""
+    """Row -> its replicas' scores under both protocols (see :func:`score_representations`),
+    and the commit that scored it.
+
+    Each row's scores are saved to ``root/scores.json`` as soon as they are
+    known, so a run stopped part-way and started again with the same config
+    scores and trains only the rows it had not finished (training itself
+    resumes from the rows' checkpoints). Delete the file to score every row
+    again.
+    """
     data = GroundTruth(dsprites.load(cfg.data_source) if cfg.data_source else None)
+    scores = saved_scores(root, cfg)
+    if scores:
+        print(f"{root / SCORES_FILE}: {len(scores)} rows scored before, not scored again: "
+              f"{', '.join(scores)}")
 
     def score(row, reps):
-        return score_representations(cfg, data, reps, memoize=row not in UNMEMOIZED,
-                                     progress=progress)
+        scores[row] = dict(score_representations(cfg, data, reps, memoize=row not in UNMEMOIZED,
+                                                 progress=progress), commit=_commit())
+        _save_scores(root, cfg, scores)
 
-    scores = {row: score(row, reps) for row, reps in baseline_representations(cfg, data).items()}
+    if any(row not in scores for row in BASELINE_ROWS):
+        for row, reps in baseline_representations(cfg, data).items():
+            if row not in scores:
+                score(row, reps)
     for row in trained_rows(cfg):
+        if row in scores:
+            continue
         name, variant = row_training_config(cfg, row)
         config = model_config(name, variant, cfg.seed, cfg.num_steps, replicas=cfg.replicas)
         workdir = row_workdir(root, row)
         train.train_and_evaluate(config, workdir, progress=progress)
-        scores[row] = score(row, model_representations(workdir, cfg.replicas))
+        score(row, model_representations(workdir, cfg.replicas))
     return scores
 
 

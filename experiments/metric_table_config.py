@@ -13,12 +13,18 @@ roughly 20 minutes each on top, from the DC-IGN row's time).
 
 Expected time of ``paper`` (four rows of 10 replicas x 300,000 steps at
 batch 64; rates of 10-replica runs measured on one H200, docs/replicas.md,
-"Speed on a GPU"): the VAE and beta-VAE rows ~7 minutes each (~700
-steps/s), InfoGAN ~38 minutes (132 steps/s), DC-IGN between ~21 minutes
-(the conv step's 241 steps/s) and ~78 minutes (64 steps/s with its batches
-rendered on the host; the table reads them from the cached grid), so
-~1.2-2.2 hours of training on an H200, plus the metric calls (not timed). A
-2-core CPU: the two FC rows alone ~83 hours (20 model-steps/s).
+"Speed on a GPU"): the VAE and beta-VAE rows ~7-11 minutes each (694-707
+steps/s one step per call on 20,000 sampled images; 460-560 with the
+``gpu`` variant's 10 steps per call on the full simulated set), InfoGAN ~38
+minutes (132 steps/s), DC-IGN between ~21 minutes (the conv step's 241
+steps/s) and ~78 minutes (64 steps/s with its batches rendered on the host;
+the table reads them from the cached grid), so ~1.2-2.3 hours of training
+on an H200, plus the metric calls, which run on the host: at ``cpu`` sizes
+the five baseline rows alone took ~7 minutes on that machine. A 2-core
+CPU: the two FC rows alone ~83 hours (20 model-steps/s).
+
+The table keeps each row's scores in WORKDIR/scores.json as it goes, so a
+run stopped part-way goes on from the first row not scored.
 """
 
 import ml_collections

@@ -153,3 +153,49 @@ def test_paper_scale_trains_the_papers_models():
                                         cfg.num_steps, cfg.replicas)
     assert infogan.objective == "infogan" and infogan.latents == 5 and infogan.replicas == 10
     assert metric_table.trained_rows(cfg) == ("VAE", "beta-VAE", "DC-IGN", "InfoGAN")
+
+
+def test_a_stopped_table_scores_only_the_rows_it_had_not_finished(tmp_path, monkeypatch):
+    cfg = metric_table_config.get_config("smoke")
+    assert tuple(metric_table.baseline_representations(cfg, metric_table.GroundTruth())) == \
+        metric_table.BASELINE_ROWS
+    calls = dict(score=0, baselines=0)
+    trained = []
+
+    def fake_score(cfg, data, reps, *, memoize=True, progress=False):
+        calls["score"] += 1
+        if calls["score"] == stop_at:
+            raise KeyboardInterrupt
+        return dict(paper=[[float(calls["score"])] * 2] * len(reps), dlib=[1.0] * len(reps))
+
+    def fake_baselines(cfg, data):
+        calls["baselines"] += 1
+        return {row: [None] * cfg.replicas for row in metric_table.BASELINE_ROWS}
+
+    monkeypatch.setattr(metric_table, "score_representations", fake_score)
+    monkeypatch.setattr(metric_table, "baseline_representations", fake_baselines)
+    monkeypatch.setattr(metric_table, "model_representations", lambda workdir, n: [None] * n)
+    monkeypatch.setattr(metric_table.train, "train_and_evaluate",
+                        lambda config, workdir, progress: trained.append(workdir.name))
+    stop_at = 7  # the 5 baselines and the VAE scored, stopped while scoring the beta-VAE
+    with pytest.raises(KeyboardInterrupt):
+        metric_table.score_rows(cfg, tmp_path, progress=False)
+    assert trained == ["vae", "beta_vae"]
+    first = metric_table.saved_scores(tmp_path, cfg)
+    assert list(first) == list(metric_table.BASELINE_ROWS) + ["VAE"]
+
+    stop_at, trained[:] = None, []
+    scores = metric_table.score_rows(cfg, tmp_path, progress=False)
+    assert calls == dict(score=10, baselines=1)  # only the 3 rows left were scored
+    assert trained == ["beta_vae", "dc_ign", "infogan"]
+    assert {row: scores[row] for row in first} == first
+    assert set(scores) == set(metric_table.BASELINE_ROWS) | {"VAE", "beta-VAE", "DC-IGN",
+                                                             "InfoGAN"}
+    assert metric_table.saved_scores(tmp_path, cfg) == scores
+    metric_table.write_outputs(tmp_path, scores, cfg, seconds=1.0)  # the table from both runs
+
+    cfg.unlock()
+    cfg.higgins_num_train = 50  # another config: nothing saved applies
+    assert metric_table.saved_scores(tmp_path, cfg) == {}
+    metric_table.score_rows(cfg, tmp_path, progress=False)
+    assert calls == dict(score=19, baselines=2)

@@ -188,6 +188,31 @@ def test_higgins_features_vanish_on_the_fixed_factor():
     np.testing.assert_allclose(f[0], manual, rtol=1e-6)
 
 
+class AllAtOnce:
+    """An image representation behind ``codes_for``: higgins_features encodes every
+    point's images in one pass, as it did before encoding in chunks."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def codes_for(self, classes):
+        return codes.encode(self.fn, GT, classes)
+
+
+@pytest.mark.parametrize("num_points,pairs", [(40, 64), (9, 24)])
+def test_higgins_features_of_images_in_chunks_match_one_pass(num_points, pairs):
+    # Raw pixels (4,096-d) are encoded a chunk of points at a time: lcm(2048, L) images,
+    # 32 points at L = 64 (40 points: a chunk and a part), 256 at L = 24 (one part).
+    chunked = metrics.higgins_features(baselines.raw_pixels, GT, num_points,
+                                       np.random.default_rng(3), batch_size=pairs)
+    whole = metrics.higgins_features(AllAtOnce(baselines.raw_pixels), GT, num_points,
+                                     np.random.default_rng(3), batch_size=pairs)
+    assert chunked[0].shape == (num_points, 4096)
+    np.testing.assert_array_equal(chunked[1], whole[1])
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    assert chunked[0].any(axis=1).all()  # every point's pairs differ somewhere
+
+
 def test_factor_vae_votes_are_diagonal_for_the_truth():
     scale = np.ones(5)
     votes = metrics.factor_vae_votes(truth, GT, 200, np.random.default_rng(0), scale=scale,

@@ -17,6 +17,7 @@ works unchanged. Pick a source with a string (see :func:`load`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import warnings
@@ -43,6 +44,9 @@ class DSprites:
       latents_classes: int64 (N, 6), columns as ``factors.FACTOR_NAMES``.
       latents_values: float64 (N, 6).
       source: where the data came from.
+
+    The arrays are read, never written: :attr:`is_complete` and the lookup
+    table of :meth:`images_for` are computed once per instance.
     """
 
     imgs: np.ndarray
@@ -53,12 +57,18 @@ class DSprites:
     def __len__(self) -> int:
         return len(self.imgs)
 
-    @property
+    @functools.cached_property
     def is_complete(self) -> bool:
         """True when the data hold the whole factor grid in file order."""
         return len(self) == factors.NUM_IMAGES and np.array_equal(
             factors.classes_to_index(self.latents_classes),
             np.arange(factors.NUM_IMAGES))
+
+    @functools.cached_property
+    def _sorted_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(grid index of each held image (N,), the order that sorts it (N,))."""
+        held = factors.classes_to_index(self.latents_classes)
+        return held, np.argsort(held)
 
     def images_for(self, latents_classes) -> np.ndarray:
         """The images of given factor classes (N, 6) -> uint8 (N, 64, 64).
@@ -67,11 +77,10 @@ class DSprites:
         data do not hold.
         """
         wanted = factors.classes_to_index(latents_classes)
-        held = factors.classes_to_index(self.latents_classes)
         if self.is_complete:
             rows = wanted
         else:
-            order = np.argsort(held)
+            held, order = self._sorted_index
             pos = np.clip(np.searchsorted(held, wanted, sorter=order), 0, len(held) - 1)
             rows = order[pos]
             missing = held[rows] != wanted

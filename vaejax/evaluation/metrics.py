@@ -30,6 +30,7 @@ def _sample(representation_fn, data, num: int, rng: np.random.Generator):
 # --- Higgins et al. 2017 -------------------------------------------------------
 
 HIGGINS_PROTOCOLS = ("paper", "dlib")
+_ENCODE_BATCH = 2048  # images per representation call (codes.encode's default)
 # The classes of each protocol (names of vaejax.data.factors.FACTOR_NAMES): the
 # paper's caption lists four independent factors; disentanglement_lib's
 # dsprites_full adds shape.
@@ -54,10 +55,21 @@ def higgins_features(representation_fn, data, num_points: int, rng: np.random.Ge
     fixed = np.repeat(candidates[labels], batch_size)
     rows = np.arange(len(second))
     second[rows, fixed] = first[rows, fixed]
-    z1 = encode(representation_fn, data, first)
-    z2 = encode(representation_fn, data, second)
-    features = np.abs(z1 - z2).reshape(num_points, batch_size, -1).mean(axis=1)
-    return features, labels
+    if hasattr(representation_fn, "codes_for"):  # memoised: a table look-up
+        z1 = encode(representation_fn, data, first)
+        z2 = encode(representation_fn, data, second)
+        return np.abs(z1 - z2).reshape(num_points, batch_size, -1).mean(axis=1), labels
+    # Otherwise a chunk of points at a time, whole encode() batches each (the same
+    # calls of representation_fn as for all points at once): wide codes such as raw
+    # pixels (4,096-d) would need two (num_points * L, D) arrays, 2 GB each at 2,000 points.
+    chunk = int(np.lcm(_ENCODE_BATCH, batch_size))
+    features = []
+    for start in range(0, len(first), chunk):
+        part = slice(start, start + chunk)
+        z1 = encode(representation_fn, data, first[part], batch_size=_ENCODE_BATCH)
+        z2 = encode(representation_fn, data, second[part], batch_size=_ENCODE_BATCH)
+        features.append(np.abs(z1 - z2).reshape(-1, batch_size, z1.shape[1]).mean(axis=1))
+    return np.concatenate(features), labels
 
 
 def fit_softmax_classifier(x, y, num_classes: int, *, seed: int = 0,
