@@ -37,6 +37,7 @@ from ml_collections import config_flags
 
 from experiments import cli
 from vaejax import memory, models, objectives, train
+from vaejax.errors import ConfigError
 from vaejax import workdir as workdir_lib
 from vaejax.data import GroundTruth, dsprites
 from vaejax.evaluation import baselines, codes, evaluate, metrics, references
@@ -47,6 +48,9 @@ def _define_flags():
     config_flags.DEFINE_config_file("config", None, "metric_table_config.py[:variant]",
                                     lock_config=True)
     flags.DEFINE_string("workdir", "runs/metric_table", "Output directory.")
+    flags.DEFINE_string("scores_from", None,
+                        "table.json (or scores.json) of an earlier table: its rows scored under "
+                        "the same settings are taken as they are, not trained or scored again.")
     flags.mark_flags_as_required(["config"])
 
 
@@ -173,12 +177,46 @@ def saved_scores(root: Path, cfg) -> dict:
 
 
 def _save_scores(root: Path, cfg, scores: dict) -> None:
+    root.mkdir(parents=True, exist_ok=True)
     tmp = root / (SCORES_FILE + ".tmp")
     tmp.write_text(json.dumps(dict(config=cfg.to_dict(), rows=scores), indent=1, default=list))
     tmp.replace(root / SCORES_FILE)
 
 
-def score_rows(cfg, root: Path, progress: bool = True) -> dict:
+def _row_keys(row: str) -> tuple[str, str]:
+    prefix = _ROW_FIELDS["VAE" if row in BASELINE_ROWS else row]  # the untrained VAE's encoder
+    return f"{prefix}_config", f"{prefix}_variant"
+
+
+def scores_from(path, cfg) -> dict:
+    """Row -> scores of an earlier table (its ``table.json`` or ``scores.json``) for
+    the rows ``cfg`` scores the same way: every setting but the other rows' training
+    configs equal, and the row's own. Each carries ``from`` (``path``) and
+    ``commit`` (the commit that scored it).
+
+    Raises:
+      ConfigError (a ValueError): the file is not a table's, or a shared setting
+        differs (named).
+    """
+    try:
+        earlier = json.loads(Path(path).read_text())
+        old_cfg, rows = earlier["config"], earlier.get("scores", earlier.get("rows"))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"--scores_from {path}: not a metric table's table.json or "
+                         f"scores.json ({type(err).__name__}: {err})") from None
+    new_cfg = json.loads(json.dumps(cfg.to_dict(), default=list))
+    row_keys = {key for row in _ROW_FIELDS for key in _row_keys(row)}
+    for key in sorted(set(old_cfg) | set(new_cfg)):
+        if key not in row_keys and old_cfg.get(key) != new_cfg.get(key):
+            raise ConfigError(f"--scores_from {path}: scored with {key}={old_cfg.get(key)!r}, "
+                             f"this table has {key}={new_cfg.get(key)!r}")
+    wanted = set(BASELINE_ROWS) | set(trained_rows(cfg))
+    return {row: dict(s, **{"from": str(path), "commit": s.get("commit", earlier.get("commit"))})
+            for row, s in (rows or {}).items()
+            if row in wanted and all(old_cfg.get(k) == new_cfg.get(k) for k in _row_keys(row))}
+
+
+def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None) -> dict:
     """Row -> its replicas' scores under both protocols (see :func:`score_representations`),
     and the commit that scored it.
 
@@ -186,13 +224,18 @@ def score_rows(cfg, root: Path, progress: bool = True) -> dict:
     known, so a run stopped part-way and started again with the same config
     scores and trains only the rows it had not finished (training itself
     resumes from the rows' checkpoints). Delete the file to score every row
-    again.
+    again. ``reuse`` (see :func:`scores_from`): rows taken as they are.
     """
     data = GroundTruth(dsprites.load(cfg.data_source) if cfg.data_source else None)
     scores = saved_scores(root, cfg)
     if scores:
         print(f"{root / SCORES_FILE}: {len(scores)} rows scored before, not scored again: "
               f"{', '.join(scores)}")
+    taken = {row: s for row, s in (reuse or {}).items() if row not in scores}
+    if taken:
+        print(f"taken from {next(iter(taken.values()))['from']}: {', '.join(taken)}")
+        scores.update(taken)
+        _save_scores(root, cfg, scores)
 
     def score(row, reps):
         scores[row] = dict(score_representations(cfg, data, reps, memoize=row not in UNMEMOIZED,
@@ -320,10 +363,11 @@ def main(argv):
     memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
     cfg = flags.FLAGS.config
     root = Path(flags.FLAGS.workdir)
+    reuse = scores_from(flags.FLAGS.scores_from, cfg) if flags.FLAGS.scores_from else None
     root.mkdir(parents=True, exist_ok=True)
     with workdir_lib.lock(root):
         start = time.perf_counter()
-        scores = score_rows(cfg, root, progress=True)
+        scores = score_rows(cfg, root, progress=True, reuse=reuse)
         print(write_outputs(root, scores, cfg, time.perf_counter() - start))
 
 

@@ -199,3 +199,55 @@ def test_a_stopped_table_scores_only_the_rows_it_had_not_finished(tmp_path, monk
     assert metric_table.saved_scores(tmp_path, cfg) == {}
     metric_table.score_rows(cfg, tmp_path, progress=False)
     assert calls == dict(score=19, baselines=2)
+
+
+def test_rows_of_an_earlier_table_are_taken_when_scored_the_same_way(tmp_path, monkeypatch):
+    # An earlier table without the extra rows (as docs/results/table.json), scored at smoke.
+    earlier = metric_table_config.get_config("smoke")
+    old_scores = {row: dict(paper=[[float(i)] * 2] * 2, dlib=[float(i)] * 2)
+                  for i, row in enumerate(metric_table.BASELINE_ROWS + ("VAE", "beta-VAE",
+                                                                         "DC-IGN", "InfoGAN"))}
+    metric_table.write_outputs(tmp_path, old_scores, earlier, seconds=1.0)
+    cfg = metric_table_config.get_config("smoke,all")
+    reuse = metric_table.scores_from(tmp_path / "table.json", cfg)
+    assert set(reuse) == set(old_scores)
+    commit = json.loads((tmp_path / "table.json").read_text())["commit"]
+    assert reuse["PCA"] == dict(old_scores["PCA"], commit=commit,
+                                **{"from": str(tmp_path / "table.json")})
+
+    scored, trained = [], []
+    monkeypatch.setattr(metric_table, "score_representations",
+                        lambda cfg, data, reps, **kw: scored.append(1) or dict(
+                            paper=[[1.0, 1.0]] * len(reps), dlib=[1.0] * len(reps)))
+    monkeypatch.setattr(metric_table, "model_representations", lambda workdir, n: [None] * n)
+    monkeypatch.setattr(metric_table.train, "train_and_evaluate",
+                        lambda config, workdir, progress: trained.append(workdir.name))
+    scores = metric_table.score_rows(cfg, tmp_path / "all", progress=False, reuse=reuse)
+    assert trained == ["beta_tcvae", "factor_vae", "annealed_vae", "dip_vae_i", "dip_vae_ii"]
+    assert len(scored) == 5 and set(scores) == set(old_scores) | set(metric_table.EXTRA_ROWS)
+    assert scores["VAE"]["paper"] == old_scores["VAE"]["paper"]
+
+    # A row trained otherwise is scored again; a different metric setting is an error.
+    cfg.unlock()
+    cfg.infogan_variant = "cpu"
+    assert set(metric_table.scores_from(tmp_path / "table.json", cfg)) == \
+        set(old_scores) - {"InfoGAN"}
+    cfg.higgins_num_eval = 30
+    with pytest.raises(ValueError, match="higgins_num_eval=40.*higgins_num_eval=30"):
+        metric_table.scores_from(tmp_path / "table.json", cfg)
+    with pytest.raises(ValueError, match="not a metric table"):
+        metric_table.scores_from(tmp_path / "table.md", cfg)
+
+
+def test_scores_from_a_mismatched_table_is_a_one_line_error(tmp_path):
+    cfg = metric_table_config.get_config("smoke")
+    metric_table.write_outputs(tmp_path, {}, cfg, seconds=1.0)
+    proc = subprocess.run([sys.executable, "-m", "experiments.metric_table", "--config",
+                           "experiments/metric_table_config.py:smoke",
+                           "--config.higgins_num_train=50", "--workdir", str(tmp_path / "new"),
+                           "--scores_from", str(tmp_path / "table.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "error: --scores_from") and "higgins_num_train=60" in proc.stderr
+    assert not (tmp_path / "new").exists()
