@@ -191,8 +191,8 @@ def _row_keys(row: str) -> tuple[str, str]:
 def scores_from(path, cfg) -> dict:
     """Row -> scores of an earlier table (its ``table.json`` or ``scores.json``) for
     the rows ``cfg`` scores the same way: every setting but the other rows' training
-    configs equal, and the row's own. Each carries ``from`` (``path``) and
-    ``commit`` (the commit that scored it).
+    configs equal, and the row's own. Each carries ``from`` (``path``, or the file
+    an earlier run took it from) and ``commit`` (the commit that scored it).
 
     Raises:
       ConfigError (a ValueError): the file is not a table's, or a shared setting
@@ -211,7 +211,8 @@ def scores_from(path, cfg) -> dict:
             raise ConfigError(f"--scores_from {path}: scored with {key}={old_cfg.get(key)!r}, "
                              f"this table has {key}={new_cfg.get(key)!r}")
     wanted = set(BASELINE_ROWS) | set(trained_rows(cfg))
-    return {row: dict(s, **{"from": str(path), "commit": s.get("commit", earlier.get("commit"))})
+    return {row: dict(s, **{"from": s.get("from", str(path)),
+                            "commit": s.get("commit", earlier.get("commit"))})
             for row, s in (rows or {}).items()
             if row in wanted and all(old_cfg.get(k) == new_cfg.get(k) for k in _row_keys(row))}
 

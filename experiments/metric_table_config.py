@@ -14,7 +14,7 @@ roughly 20 minutes each on top, from the DC-IGN row's time).
 Expected time of ``paper`` (four rows of 10 replicas x 300,000 steps at
 batch 64; rates of 10-replica runs measured on one H200, docs/replicas.md,
 "Speed on a GPU"): the VAE and beta-VAE rows ~7-11 minutes each (694-707
-steps/s one step per call on 20,000 sampled images; 460-560 with the
+steps/s one step per call on 20,000 sampled images; 484-559 with the
 ``gpu`` variant's 10 steps per call on the full simulated set), InfoGAN ~38
 minutes (132 steps/s), DC-IGN between ~21 minutes (the conv step's 241
 steps/s) and ~78 minutes (64 steps/s with its batches rendered on the host;

@@ -226,6 +226,10 @@ def test_rows_of_an_earlier_table_are_taken_when_scored_the_same_way(tmp_path, m
     assert trained == ["beta_tcvae", "factor_vae", "annealed_vae", "dip_vae_i", "dip_vae_ii"]
     assert len(scored) == 5 and set(scores) == set(old_scores) | set(metric_table.EXTRA_ROWS)
     assert scores["VAE"]["paper"] == old_scores["VAE"]["paper"]
+    # This table's scores.json in turn: taken rows keep naming the file they came from.
+    again = metric_table.scores_from(tmp_path / "all" / "scores.json", cfg)
+    assert again["VAE"]["from"] == str(tmp_path / "table.json")
+    assert again["DIP-VAE-II"]["from"] == str(tmp_path / "all" / "scores.json")
 
     # A row trained otherwise is scored again; a different metric setting is an error.
     cfg.unlock()
