@@ -110,11 +110,16 @@ _ROW_FIELDS = {"VAE": "vae", "beta-VAE": "beta_vae", "DC-IGN": "dc_ign", "InfoGA
                "DIP-VAE-II": "dip_vae_ii"}
 
 
+def _row_fields(row: str) -> tuple[str, str]:
+    """The table config's (config, variant) field names for model ``row``."""
+    prefix = _ROW_FIELDS[row]
+    return f"{prefix}_config", f"{prefix}_variant"
+
+
 def row_training_config(cfg, row: str):
     """(module of experiments/, variant) that trains ``row``; ("", "") when the table
     config leaves the row out (configs written before it existed)."""
-    prefix = _ROW_FIELDS[row]
-    return cfg.get(f"{prefix}_config", ""), cfg.get(f"{prefix}_variant", "")
+    return tuple(cfg.get(field, "") for field in _row_fields(row))
 
 
 def trained_rows(cfg) -> tuple[str, ...]:
@@ -184,8 +189,9 @@ def _save_scores(root: Path, cfg, scores: dict) -> None:
 
 
 def _row_keys(row: str) -> tuple[str, str]:
-    prefix = _ROW_FIELDS["VAE" if row in BASELINE_ROWS else row]  # the untrained VAE's encoder
-    return f"{prefix}_config", f"{prefix}_variant"
+    """The fields a row's scores depend on besides the shared settings (a baseline
+    row: the VAE's, whose untrained encoder is one of them)."""
+    return _row_fields("VAE" if row in BASELINE_ROWS else row)
 
 
 def scores_from(path, cfg) -> dict:
@@ -234,7 +240,9 @@ def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None
               f"{', '.join(scores)}")
     taken = {row: s for row, s in (reuse or {}).items() if row not in scores}
     if taken:
-        print(f"taken from {next(iter(taken.values()))['from']}: {', '.join(taken)}")
+        for source in dict.fromkeys(s["from"] for s in taken.values()):
+            print(f"taken from {source}: "
+                  f"{', '.join(row for row, s in taken.items() if s['from'] == source)}")
         scores.update(taken)
         _save_scores(root, cfg, scores)
 

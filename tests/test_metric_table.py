@@ -201,7 +201,8 @@ def test_a_stopped_table_scores_only_the_rows_it_had_not_finished(tmp_path, monk
     assert calls == dict(score=19, baselines=2)
 
 
-def test_rows_of_an_earlier_table_are_taken_when_scored_the_same_way(tmp_path, monkeypatch):
+def test_rows_of_an_earlier_table_are_taken_when_scored_the_same_way(tmp_path, monkeypatch,
+                                                                      capsys):
     # An earlier table without the extra rows (as docs/results/table.json), scored at smoke.
     earlier = metric_table_config.get_config("smoke")
     old_scores = {row: dict(paper=[[float(i)] * 2] * 2, dlib=[float(i)] * 2)
@@ -230,6 +231,12 @@ def test_rows_of_an_earlier_table_are_taken_when_scored_the_same_way(tmp_path, m
     again = metric_table.scores_from(tmp_path / "all" / "scores.json", cfg)
     assert again["VAE"]["from"] == str(tmp_path / "table.json")
     assert again["DIP-VAE-II"]["from"] == str(tmp_path / "all" / "scores.json")
+    capsys.readouterr()
+    metric_table.score_rows(cfg, tmp_path / "third", progress=False, reuse=again)
+    printed = capsys.readouterr().out
+    assert f"taken from {tmp_path / 'table.json'}: ground truth factors" in printed
+    assert f"taken from {tmp_path / 'all' / 'scores.json'}: beta-TCVAE" in printed
+    assert len(scored) == 5  # every row taken, none scored again
 
     # A row trained otherwise is scored again; a different metric setting is an error.
     cfg.unlock()
