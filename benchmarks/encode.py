@@ -15,14 +15,14 @@ import time
 import jax
 import numpy as np
 
-from vaejax import memory, models
+from vaejax import architectures, memory, models
 from vaejax.evaluation import baselines, evaluate
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workdir", default=None, help="encode with this run's model")
-    parser.add_argument("--architecture", default="conv", choices=models.ARCHITECTURES,
+    parser.add_argument("--architecture", default="conv", choices=architectures.ARCHITECTURES,
                         help="without --workdir: an untrained model of this architecture")
     parser.add_argument("--batch-sizes", default="32,64,128,256,1024")
     parser.add_argument("--images", type=int, default=16_384, help="images per timing")
@@ -36,11 +36,11 @@ def main():
         architecture = config.architecture
     else:
         architecture = args.architecture
-        model = models.build(architecture, latents=10, variational=True)
+        model = architectures.build(architecture, latents=10, variational=True)
         params = models.init_params(model, jax.random.key(0))
     impls = {"vaejax": model}
     if architecture == "conv":
-        impls["plain Flax"] = models.build("conv", latents=model.encoder.latents,
+        impls["plain Flax"] = architectures.build("conv", latents=model.encoder.latents,
                                            variational=model.variational, conv_impl="flax")
     images = (np.random.default_rng(0).random((args.images, 64, 64, 1)) > 0.8).astype(np.float32)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]

@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 from experiments import beta_vae  # noqa: E402
-from vaejax import models, train  # noqa: E402
+from vaejax import architectures, train  # noqa: E402
 
 
 def _seconds(fn, *args, repeat: int) -> float:
@@ -51,7 +51,7 @@ def step_rate(architecture: str, batch_size: int, steps: int = 20) -> dict:
     """One model's steps/s and XLA's per-step cost estimate (GFLOP, MB touched)."""
     config = beta_vae.get_config("conv" if architecture == "conv" else None)
     config.batch_size = batch_size
-    model, tx = models.from_config(config), train.make_optimizer(config)
+    model, tx = architectures.from_config(config), train.make_optimizer(config)
     step = train.make_train_step(config, model, tx)
     state = train.create_train_state(config, model, tx)
     batch = jnp.asarray(np.random.default_rng(0).random((batch_size, 64, 64, 1)) > 0.5,

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 from experiments import beta_vae  # noqa: E402
-from vaejax import memory, models, train  # noqa: E402
+from vaejax import architectures, memory, train  # noqa: E402
 
 
 def _config(architecture: str, replicas: int, batch_size: int, layout: str = "auto"):
@@ -43,7 +43,7 @@ def _config(architecture: str, replicas: int, batch_size: int, layout: str = "au
 
 def _runner(config):
     """run(n): n train steps of ``config``'s replicated step, blocking at the end."""
-    model, tx = models.from_config(config), train.make_optimizer(config)
+    model, tx = architectures.from_config(config), train.make_optimizer(config)
     step = train.make_train_step(config, model, tx)
     n = config.replicas
     shape = ((n,) if n > 1 else ()) + (config.batch_size, 64, 64, 1)

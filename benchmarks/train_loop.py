@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import train_step as step_bench  # this folder's; it puts experiments/ on the path
-from vaejax import memory, models, parallel, train
+from vaejax import architectures, memory, parallel, train
 from vaejax.data import dsprites, pipeline
 
 
@@ -93,7 +93,7 @@ def main():
         config = step_bench._config("conv", 64)  # pylint: disable=protected-access
         config.steps_per_dispatch = k
         print(f"{k} step(s) per dispatch:", flush=True)
-        model, tx = models.from_config(config), train.make_optimizer(config)
+        model, tx = architectures.from_config(config), train.make_optimizer(config)
         mesh = parallel.data_mesh()
         shape = (64, 64, 64, 1) if k == 1 else (k, 64, 64, 64, 1)
         ones = np.random.default_rng(0).random(shape) > 0.5

@@ -52,11 +52,11 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
 from experiments import beta_vae  # noqa: E402
-from vaejax import memory, models, train  # noqa: E402
+from vaejax import architectures, memory, train  # noqa: E402
 
 
 def _jax_step(config, steps_per_dispatch=1):
-    model = models.from_config(config)
+    model = architectures.from_config(config)
     tx = train.make_optimizer(config)
     state = train.create_train_state(config, model, tx)
     k = steps_per_dispatch

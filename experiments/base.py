@@ -9,15 +9,24 @@ def base_config() -> ml_collections.ConfigDict:
     c.name = "run"
     c.seed = 0  # parameters and sampling
     c.data_seed = 0  # batch order
-    # 'simulated', 'npz:PATH', 'hdf5:PATH', 'tfds', 'tfds:DATA_DIR', 'sample:N'.
+    # A name of vaejax.data.datasets.NAMES: dsprites, color_dsprites, noisy_dsprites,
+    # scream_dsprites, shapes3d, mpi3d, smallnorb, cars3d, celeba, images.
+    c.dataset = "dsprites"
+    # Where its files are (docs/data.md): dSprites and its variants 'simulated',
+    # 'npz:PATH', 'hdf5:PATH', 'tfds', 'tfds:DATA_DIR', 'sample:N' (scream_dsprites
+    # also '+image:PATH'); the others 'hdf5:PATH', 'npz:PATH', 'dir:PATH' or 'tfds'.
     c.data_source = "simulated"
+    c.image_channels = 3  # the images dataset: 3 (colour) or 1 (greyscale)
 
     c.architecture = "fc"  # fc | conv | broadcast | deep_fc | linear
     c.broadcast_resolution = 64  # broadcast: the grid the decoder's 3x3 stack runs at
     c.conv_impl = "fast"  # fast | flax: same function and parameters (vaejax.layers)
     c.latents = 10
     c.objective = "beta_vae"  # a name of vaejax.objectives.NAMES
-    c.likelihood = "bernoulli"  # bernoulli | gaussian (autoencoder only)
+    # bernoulli | gaussian. gaussian: the VAE family sums (sigmoid(logits) - x)^2
+    # (disentanglement_lib's l2, vaejax.losses.reconstruction_nll); the autoencoder
+    # 0.5 (output - x)^2.
+    c.likelihood = "bernoulli"
     c.beta = 1.0
     c.beta_warmup_steps = 0  # beta ramps linearly from 0 over these steps
     c.prior = "gaussian"  # gaussian | laplace | gennorm4 (the VAE-family objectives)
@@ -70,8 +79,14 @@ def broadcast(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """Seconds-long run on 2,048 images rendered in memory (for tests)."""
+    """Seconds-long run on 2,048 dSprites rendered in memory (for tests; another
+    dataset reads its own ``data_source``)."""
     c.data_source = "sample:2048"
+    if c.optimizer == "adagrad":
+        # The paper's Adagrad 1e-2 moves every weight by ~1e-2 in its first step: on
+        # dense images (noisy- or scream-dSprites, Shapes3D, photos) the FC code then
+        # overflows within a few steps. Adam 1e-4 trains every dataset.
+        c.optimizer, c.learning_rate = "adam", 1e-4
     c.batch_size = 16
     c.num_steps = 30
     c.log_every = 5

@@ -50,7 +50,9 @@ def get_config(arg=None):
     c.objective = "beta_tcvae"
     c.beta = 6.0
     c.mi_weight = 1.0  # alpha, the index-code MI's weight (1 in the paper)
-    c.dataset_size = 737_280  # N in the aggregate posterior q(z) = (1/N) sum_n q(z | x_n)
+    # N in the aggregate posterior q(z) = (1/N) sum_n q(z | x_n); 0: the dataset's size
+    # (737,280 for dSprites and its variants)
+    c.dataset_size = 0
     c.tc_estimator = "stratified"  # stratified | mws
     c.optimizer = "adam"
     c.learning_rate = 1e-4

@@ -28,8 +28,9 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the metrics' sampling.")
 _SIZES = flags.DEFINE_enum("sizes", "standard", sorted(evaluate.SIZES),
                            "Metric sizes: standard (disentanglement_lib), reduced, smoke.")
 _DATA = flags.DEFINE_string("data_source", None,
-                            "dSprites source for the ground truth (default: the cached simulated "
-                            "grid at standard sizes, the renderer otherwise).")
+                            "Where the run's dataset's files are (default: for dSprites and its "
+                            "variants the cached simulated grid at standard sizes, the renderer "
+                            "otherwise; for other datasets the run's config.data_source).")
 _DCI_TREES = flags.DEFINE_enum("dci_trees", "sklearn", list(metrics.DCI_TREES),
                                "DCI's tree learner: sklearn (the reference) or lightgbm "
                                "(much faster, approximate; pip install lightgbm).")

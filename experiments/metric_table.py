@@ -36,10 +36,10 @@ import numpy as np
 from ml_collections import config_flags
 
 from experiments import cli
-from vaejax import memory, models, objectives, train
+from vaejax import architectures, memory, models, objectives, train
 from vaejax.errors import ConfigError
 from vaejax import workdir as workdir_lib
-from vaejax.data import GroundTruth, dsprites
+from vaejax.data import datasets
 from vaejax.evaluation import baselines, codes, evaluate, metrics, references
 
 
@@ -63,10 +63,19 @@ ROWS = tuple(PAPER)
 PROTOCOLS = ("paper", "dlib")
 
 
-def model_config(name, variant, seed, num_steps, replicas=1):
+def model_config(name, variant, seed, num_steps, replicas=1, dataset="dsprites",
+                 data_source=""):
+    """A row's training config; on a dataset other than the dSprites family it reads
+    ``data_source`` (the table's)."""
     config = importlib.import_module(f"experiments.{name}").get_config(variant)
     config.seed = config.data_seed = seed
     config.replicas = replicas
+    config.dataset = dataset
+    if dataset not in datasets.DSPRITES_FAMILY:
+        config.data_source = data_source
+    elif "image:" in (data_source or ""):  # scream_dsprites: the table's picture, own dSprites
+        image = datasets.split_dsprites_source(data_source)[1]
+        config.data_source = f"{config.data_source}+image:{image}"
     if num_steps:
         config.num_steps = num_steps
         # Keep beta's ramp within the first quarter of a shortened run.
@@ -132,10 +141,10 @@ def baseline_representations(cfg, data) -> dict:
     ground truth and raw pixels (the same each time), PCA and ICA fitted and the
     untrained encoder initialised from seeds ``cfg.seed + i``."""
     seeds = [cfg.seed + i for i in range(cfg.replicas)]
-    untrained = models.from_config(model_config(cfg.vae_config, cfg.vae_variant, cfg.seed,
-                                                cfg.num_steps))
+    untrained = architectures.from_config(model_config(
+        cfg.vae_config, cfg.vae_variant, cfg.seed, cfg.num_steps, **_data_fields(cfg)))
     return {
-        "ground truth factors": [baselines.GroundTruthFactors()] * len(seeds),
+        "ground truth factors": [baselines.GroundTruthFactors(data=data)] * len(seeds),
         "raw pixels": [baselines.raw_pixels] * len(seeds),
         "PCA": [baselines.pca(data, num_fit=cfg.baseline_fit_images, seed=s) for s in seeds],
         "ICA": [baselines.ica(data, num_fit=cfg.baseline_fit_images, seed=s) for s in seeds],
@@ -143,6 +152,15 @@ def baseline_representations(cfg, data) -> dict:
             untrained, models.init_params(untrained, jax.random.split(jax.random.key(s))[0]))
             for s in seeds],
     }
+
+
+def table_dataset(cfg) -> str:
+    """The table's dataset (``dsprites`` for table configs written before the field)."""
+    return cfg.get("dataset", "dsprites")
+
+
+def _data_fields(cfg) -> dict:
+    return dict(dataset=table_dataset(cfg), data_source=cfg.data_source)
 
 
 def row_workdir(root: Path, row: str) -> Path:
@@ -177,8 +195,16 @@ def saved_scores(root: Path, cfg) -> dict:
         saved = json.loads((root / SCORES_FILE).read_text())
     except (OSError, ValueError):
         return {}
-    same = saved.get("config") == json.loads(json.dumps(cfg.to_dict(), default=list))
+    same = _with_defaults(saved.get("config")) == json.loads(json.dumps(cfg.to_dict(),
+                                                                         default=list))
     return dict(saved.get("rows", {})) if same else {}
+
+
+def _with_defaults(saved_cfg):
+    """A table config read from a file, with the fields added since it was written."""
+    if not isinstance(saved_cfg, dict):
+        return saved_cfg
+    return {"dataset": "dsprites", **saved_cfg}
 
 
 def _save_scores(root: Path, cfg, scores: dict) -> None:
@@ -206,7 +232,8 @@ def scores_from(path, cfg) -> dict:
     """
     try:
         earlier = json.loads(Path(path).read_text())
-        old_cfg, rows = earlier["config"], earlier.get("scores", earlier.get("rows"))
+        old_cfg, rows = (_with_defaults(earlier["config"]),
+                         earlier.get("scores", earlier.get("rows")))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(f"--scores_from {path}: not a metric table's table.json or "
                          f"scores.json ({type(err).__name__}: {err})") from None
@@ -233,7 +260,11 @@ def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None
     resumes from the rows' checkpoints). Delete the file to score every row
     again. ``reuse`` (see :func:`scores_from`): rows taken as they are.
     """
-    data = GroundTruth(dsprites.load(cfg.data_source) if cfg.data_source else None)
+    data = datasets.ground_truth(table_dataset(cfg), cfg.data_source or None,
+                                 progress=progress)
+    missing = data.missing_message()
+    if missing:
+        raise ConfigError(f"the metric table needs the whole factor grid: {missing}")
     scores = saved_scores(root, cfg)
     if scores:
         print(f"{root / SCORES_FILE}: {len(scores)} rows scored before, not scored again: "
@@ -259,19 +290,21 @@ def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None
         if row in scores:
             continue
         name, variant = row_training_config(cfg, row)
-        config = model_config(name, variant, cfg.seed, cfg.num_steps, replicas=cfg.replicas)
+        config = model_config(name, variant, cfg.seed, cfg.num_steps, replicas=cfg.replicas,
+                              **_data_fields(cfg))
         workdir = row_workdir(root, row)
         train.train_and_evaluate(config, workdir, progress=progress)
         score(row, model_representations(workdir, cfg.replicas))
     return scores
 
 
-def summarize(scores: dict) -> dict:
+def summarize(scores: dict, dataset: str = "dsprites") -> dict:
     """Per row, ``paper`` (the paper's rule over replicas x seeds) and ``dlib`` (mean ±
-    std over replicas) summaries, and the paper's figure; None for missing rows."""
+    std over replicas) summaries, and the paper's figure (dSprites only); None for
+    missing rows."""
     rows = {}
     for name in table_rows(scores):
-        reference = PAPER.get(name, NO_REFERENCE)
+        reference = PAPER.get(name, NO_REFERENCE) if dataset == "dsprites" else NO_REFERENCE
         if name not in scores:
             rows[name] = dict(paper=None, dlib=None, reference=reference)
             continue
@@ -295,6 +328,13 @@ def format_table(rows: dict, cfg) -> str:
     for name, r in rows.items():
         lines.append(f"| {name} | {_cell(r['paper'])} | {_cell(r['dlib'])} | {r['reference']} |")
     scaling = "features standardised" if cfg.higgins_standardize else "unscaled features"
+    dataset = table_dataset(cfg)
+    if dataset != "dsprites":
+        lines[0] = lines[0].replace("Higgins et al. 2017 (%)", "Higgins et al. 2017 (%, dSprites)")
+        every = ("" if dataset in datasets.DSPRITES_FAMILY else
+                 " Both protocols classify every scored factor.")
+        lines.insert(0, f"Dataset: {dataset} ({cfg.data_source or 'renderer'}); the 2017 "
+                        f"column is dSprites' only.{every}\n")
     lines += ["", f"Higgins metric: {cfg.higgins_num_train} training / {cfg.higgins_num_eval} "
               f"evaluation points, L = 64 pairs, {scaling}; {cfg.replicas} replicas per row "
               f"(seeds from {cfg.seed}). Paper protocol: classes scale, orientation, posX, posY; "
@@ -354,7 +394,7 @@ def _commit() -> str | None:
 
 def write_outputs(root: Path, scores: dict, cfg, seconds: float) -> str:
     """Writes table.md, table.json and table.png; returns the markdown."""
-    rows = summarize(scores)
+    rows = summarize(scores, table_dataset(cfg))
     markdown = format_table(rows, cfg)
     (root / "table.md").write_text(markdown + "\n")
     (root / "table.json").write_text(json.dumps(

@@ -38,7 +38,7 @@ def main():
 
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         parallel.initialize_distributed(f"127.0.0.1:{port}", int(n), int(pid))
-    from vaejax import models, parallel, train
+    from vaejax import architectures, parallel, train
 
     config = _config(spec)
     for override in sys.argv[7 if mode == "process" else 4:]:
@@ -48,7 +48,7 @@ def main():
                process=jax.process_index())
     mesh = parallel.data_mesh()
     # The compiled step's view of its inputs.
-    model, tx = models.from_config(config), train.make_optimizer(config)
+    model, tx = architectures.from_config(config), train.make_optimizer(config)
     state = train.create_train_state(config, model, tx, mesh)
     step = train.make_train_step(config, model, tx, mesh)
     replicas = config.get("replicas", 1)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from experiments import dc_ign as dc_ign_config
-from vaejax import losses, models, train
-from vaejax.data import dsprites, factors, pipeline
+from vaejax import architectures, losses, train
+from vaejax.data import datasets, dsprites, factors, pipeline
 from vaejax.data import renderer as render_lib
 from vaejax.errors import ConfigError
 from vaejax.objectives import dc_ign
@@ -79,12 +79,12 @@ def test_blocks_and_the_varied_factor_pick_the_active_latents():
     config = dc_ign_config.get_config("smoke")
     config.latents = 8
     np.testing.assert_array_equal(dc_ign.latent_blocks(config), [0, 1, 2, 2, 3, 4, -1, -1])
-    assert dc_ign.FACTORS == ("shape", "scale", "orientation", "posX", "posY")
+    assert dc_ign.factors(config) == ("shape", "scale", "orientation", "posX", "posY")
 
 
 def test_the_loss_clamps_outside_the_varied_block():
     config = dc_ign_config.get_config("smoke")
-    model = models.from_config(config)
+    model = architectures.from_config(config)
     state = train.create_train_state(config, model, train.make_optimizer(config))
     images = jnp.asarray(np.random.default_rng(0).random((8, 64, 64, 1)) > 0.8, jnp.float32)
     for step in (2, 3):  # orientation's block (latents 2, 3), then posX's (latent 4)
@@ -116,3 +116,26 @@ def test_bad_blocks_name_the_field(blocks, message):
     config.dcign_blocks = blocks
     with pytest.raises(ConfigError, match=message):
         train.validate_config(config)
+
+
+def test_blocks_follow_the_datasets_factors():
+    config = dc_ign_config.get_config("smoke")
+    config.dataset = "shapes3d"
+    with pytest.raises(ConfigError, match=r"6 positive latent counts, one per factor "
+                                          r"\('floor_hue', 'wall_hue'"):
+        dc_ign.OBJECTIVE.validate(config)
+    config.dcign_blocks = (1, 1, 1, 1, 1, 1)
+    dc_ign.OBJECTIVE.validate(config)
+    config.dataset = "celeba"
+    with pytest.raises(ConfigError, match="needs a dataset with factors; celeba has none"):
+        dc_ign.OBJECTIVE.validate(config)
+
+
+def test_one_factor_batches_of_a_colour_variant():
+    colour = datasets.load("color_dsprites", "sample:256")
+    batches = pipeline.OneFactorBatches(colour, batch_size=8, seed=2, prefetch=0,
+                                        dtype=np.uint8)
+    first = next(batches)
+    assert first.shape == (8, 64, 64, 3) and first.max() > 1
+    again = pipeline.OneFactorBatches(colour, batch_size=8, seed=2, prefetch=0, dtype=np.uint8)
+    np.testing.assert_array_equal(next(again), first)

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from vaejax import checkpoint, losses, models, objectives, train
+from vaejax import architectures, checkpoint, losses, models, objectives, train
 
 
 def _config(arg="smoke", architecture="deep_fc"):
@@ -98,7 +98,7 @@ def test_trained_discriminator_estimates_the_total_correlation(rho):
 def test_one_backward_pass_gives_each_network_its_own_gradient():
     config = _config()
     config.batch_size = 8
-    model, tx = models.from_config(config), train.make_optimizer(config)
+    model, tx = architectures.from_config(config), train.make_optimizer(config)
     state = train.create_train_state(config, model, tx)
     disc = models.discriminator_from_config(config)
     images = jnp.asarray(np.random.default_rng(0).random((8, 64, 64, 1)) > 0.5, jnp.float32)
@@ -133,7 +133,7 @@ def test_training_updates_and_checkpoints_the_discriminator(tmp_path):
     first.num_steps = 20
     train.train_and_evaluate(first, tmp_path / "resumed", progress=False)
     resumed = train.train_and_evaluate(config, tmp_path / "resumed", progress=False)
-    initial = train.create_train_state(config, models.from_config(config),
+    initial = train.create_train_state(config, architectures.from_config(config),
                                        train.make_optimizer(config))
     assert not np.array_equal(state.extra["params"]["Dense_0"]["kernel"],
                               initial.extra["params"]["Dense_0"]["kernel"])

@@ -9,7 +9,7 @@ from scipy import stats
 
 from experiments import infogan as infogan_config
 from experiments import vae as vae_config
-from vaejax import infogan, losses, models, objectives, train
+from vaejax import architectures, infogan, losses, models, objectives, train
 from vaejax.evaluation import evaluate
 from vaejax.errors import ConfigError
 from vaejax.objectives import infogan as objective_module
@@ -170,7 +170,7 @@ def test_traversals_vary_one_code_of_g_over_its_prior_with_the_rest_fixed():
         others = [k for k in range(3) if k != d]
         np.testing.assert_allclose(z[d][:, others], np.tile(np.clip(seed, -1, 1)[others], (10, 1)))
     # An autoencoder's codes have no bounded prior: centre +- 3 spreads.
-    vae = models.from_config(vae_config.get_config("smoke"))
+    vae = architectures.from_config(vae_config.get_config("smoke"))
     values, z = evaluate.traversal_codes(vae, seed, spread_centre, spread, limit=3.0)
     np.testing.assert_allclose(z[1, :, 1], 0.2 + np.linspace(-3, 3, 10) * 0.5, rtol=1e-6)
     np.testing.assert_allclose(z[1, :, 0], 0.2)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vaejax import layers, models
+from vaejax import architectures, layers, models
 
 # (input height, C_in, C_out, kernel): every strided layer of the conv model, plus odd cases.
 CONV_CASES = [(64, 1, 32, 4), (32, 32, 32, 4), (16, 32, 64, 2), (8, 64, 64, 2), (6, 3, 5, 4),
@@ -116,8 +116,8 @@ def test_bad_kernel_is_named():
 
 @pytest.mark.parametrize("variational", [True, False])
 def test_conv_model_fast_equals_flax(variational):
-    fast = models.build("conv", latents=6, variational=variational, conv_impl="fast")
-    plain = models.build("conv", latents=6, variational=variational, conv_impl="flax")
+    fast = architectures.build("conv", latents=6, variational=variational, conv_impl="fast")
+    plain = architectures.build("conv", latents=6, variational=variational, conv_impl="flax")
     key = jax.random.key(3)
     params = models.init_params(fast, key)
     # Same parameter tree and initial values: checkpoints work with either.
@@ -141,4 +141,4 @@ def test_conv_model_fast_equals_flax(variational):
 
 def test_unknown_conv_impl():
     with pytest.raises(ValueError, match="conv_impl"):
-        models.build("conv", latents=4, variational=True, conv_impl="cudnn")
+        architectures.build("conv", latents=4, variational=True, conv_impl="cudnn")

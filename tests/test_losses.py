@@ -397,3 +397,20 @@ def test_total_correlation_errors():
         losses.total_correlation(x, x, x, dataset_size=3)
     with pytest.raises(ValueError, match="z and mean"):
         losses.total_correlation(x[:, :2], x, x, dataset_size=10)
+
+
+def test_gaussian_reconstruction_is_disentanglement_libs_l2_loss():
+    rng = np.random.default_rng(0)
+    logits = jnp.asarray(rng.normal(size=(3, 4, 4, 3)), jnp.float32)
+    targets = jnp.asarray(rng.random((3, 4, 4, 3)), jnp.float32)
+    want = np.sum((1 / (1 + np.exp(-np.asarray(logits))) - np.asarray(targets)) ** 2,
+                  axis=(1, 2, 3))
+    got = losses.reconstruction_nll(logits, targets, likelihood="gaussian")
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    terms = losses.beta_elbo(logits, targets, jnp.zeros((3, 2)), jnp.zeros((3, 2)), beta=4.0,
+                             likelihood="gaussian")
+    np.testing.assert_allclose(terms.reconstruction, want, rtol=1e-5)
+    np.testing.assert_allclose(losses.reconstruction_nll(logits, targets),
+                               -losses.bernoulli_log_likelihood(logits, targets))
+    with pytest.raises(ValueError, match="likelihood must be one of"):
+        losses.reconstruction_nll(logits, targets, likelihood="poisson")

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from experiments import metric_table, metric_table_config
+from vaejax.data import GroundTruth
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORED = ["ground truth factors", "raw pixels", "PCA", "ICA", "DC-IGN", "VAE untrained",
@@ -157,7 +158,7 @@ def test_paper_scale_trains_the_papers_models():
 
 def test_a_stopped_table_scores_only_the_rows_it_had_not_finished(tmp_path, monkeypatch):
     cfg = metric_table_config.get_config("smoke")
-    assert tuple(metric_table.baseline_representations(cfg, metric_table.GroundTruth())) == \
+    assert tuple(metric_table.baseline_representations(cfg, GroundTruth())) == \
         metric_table.BASELINE_ROWS
     calls = dict(score=0, baselines=0)
     trained = []
@@ -262,3 +263,29 @@ def test_scores_from_a_mismatched_table_is_a_one_line_error(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "error: --scores_from") and "higgins_num_train=60" in proc.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_on_another_dataset_the_2017_column_is_left_empty(tmp_path):
+    cfg = metric_table_config.get_config("smoke")
+    cfg.unlock()
+    cfg.dataset, cfg.data_source = "shapes3d", "npz:/data/3dshapes.npz"
+    metric_table.write_outputs(tmp_path, _fake_scores(), cfg, seconds=1.0)
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert {row["reference"] for row in table["rows"].values()} == {"—"}
+    markdown = (tmp_path / "table.md").read_text()
+    assert markdown.startswith("Dataset: shapes3d (npz:/data/3dshapes.npz); the 2017 column "
+                               "is dSprites' only. Both protocols classify every scored factor.")
+    config = metric_table.model_config("beta_vae", "smoke", 3, 0, dataset="shapes3d",
+                                       data_source=cfg.data_source)
+    assert (config.dataset, config.data_source, config.seed) == ("shapes3d", cfg.data_source, 3)
+    variant = metric_table.model_config("vae", "cpu", 0, 0, dataset="color_dsprites",
+                                        data_source="")
+    assert (variant.dataset, variant.data_source) == ("color_dsprites", "simulated")
+
+
+def test_a_table_config_written_before_datasets_is_read_as_dsprites(tmp_path):
+    cfg = metric_table_config.get_config("smoke")
+    old = json.loads(json.dumps(cfg.to_dict()))
+    del old["dataset"]
+    (tmp_path / "scores.json").write_text(json.dumps(dict(config=old, rows=_fake_scores())))
+    assert metric_table.saved_scores(tmp_path, cfg) == _fake_scores()

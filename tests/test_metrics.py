@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skmetrics
 
-from vaejax import data
+from vaejax import architectures, data
 from vaejax.data import factors
 from vaejax.evaluation import baselines, codes, metrics
 
@@ -339,6 +339,10 @@ def test_memoized_representation_encodes_each_image_once():
 
 def test_memoized_representation_encodes_the_rest_of_the_grid_in_order():
     class ClassesAsImages:  # "images" are the factor classes themselves: cheap
+        num_combinations = factors.NUM_IMAGES
+        classes_to_index = staticmethod(factors.classes_to_index)
+        index_to_classes = staticmethod(factors.index_to_classes)
+
         def images(self, classes):
             return np.asarray(classes, np.float32)
 
@@ -373,7 +377,7 @@ def test_pixel_and_pca_baselines():
 def test_encoder_representation_matches_the_encoder_across_batch_padding():
     import jax
     from vaejax import models
-    model = models.build("deep_fc", latents=3, variational=True)
+    model = architectures.build("deep_fc", latents=3, variational=True)
     params = models.init_params(model, jax.random.key(0))
     imgs = GT.images(GT.sample_factors(10, np.random.default_rng(1)))
     rep = baselines.encoder_representation(model, params, batch_size=4)  # 4 + 4 + 2 (padded)

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vaejax import models
+from vaejax import architectures, models
 
 
 def dense(n_in, n_out):
@@ -44,14 +44,14 @@ EXPECTED = {
 
 @pytest.mark.parametrize("arch, variational", sorted(EXPECTED))
 def test_parameter_counts(arch, variational):
-    model = models.build(arch, latents=D, variational=variational)
+    model = architectures.build(arch, latents=D, variational=variational)
     params = models.init_params(model, jax.random.key(0))
     assert _count(params) == EXPECTED[arch, variational]
 
 
 @pytest.mark.parametrize("arch", ["fc", "conv", "broadcast"])
 def test_vae_outputs(arch):
-    model = models.build(arch, latents=7, variational=True)
+    model = architectures.build(arch, latents=7, variational=True)
     params = models.init_params(model, jax.random.key(0))
     x = jnp.zeros((3, 64, 64, 1))
     out = model.apply({"params": params}, x, jax.random.key(1))
@@ -64,25 +64,25 @@ def test_vae_outputs(arch):
 
 
 def test_deterministic_autoencoder_needs_no_key_and_vae_does():
-    ae = models.build("deep_fc", latents=4, variational=False)
+    ae = architectures.build("deep_fc", latents=4, variational=False)
     params = models.init_params(ae, jax.random.key(0))
     out = ae.apply({"params": params}, jnp.ones((2, 64, 64, 1)))
     assert out["code"].shape == (2, 4) and "mean" not in out
-    vae = models.build("fc", latents=4, variational=True)
+    vae = architectures.build("fc", latents=4, variational=True)
     vparams = models.init_params(vae, jax.random.key(0))
     with pytest.raises(ValueError, match="PRNG key"):
         vae.apply({"params": vparams}, jnp.ones((2, 64, 64, 1)))
 
 
 def test_bad_input_and_architecture():
-    model = models.build("conv", latents=3, variational=True)
+    model = architectures.build("conv", latents=3, variational=True)
     params = models.init_params(model, jax.random.key(0))
     with pytest.raises(ValueError, match=r"\(B, 64, 64, 1\), got \(2, 64, 64\)"):
         model.apply({"params": params}, jnp.zeros((2, 64, 64)), jax.random.key(0))
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
-        models.build("resnet", latents=3, variational=True)
+        architectures.build("resnet", latents=3, variational=True)
     decoder = models.BroadcastDecoder(24)
-    with pytest.raises(ValueError, match="broadcast resolution must be 8, 16, 32 or 64, got 24"):
+    with pytest.raises(ValueError, match="broadcast resolution must be 8, 16, 32 or 64 and at most the image side 64, got 24"):
         decoder.init(jax.random.key(0), jnp.zeros((1, 3)))
 
 
@@ -124,3 +124,58 @@ def test_broadcast_decoder_output_moves_with_the_coordinates_only():
     blind = dict(params, Conv_0=dict(params["Conv_0"], kernel=kernel))
     flat = np.asarray(decoder.apply({"params": blind}, z))
     np.testing.assert_allclose(flat, flat[0, 0, 0, 0], rtol=1e-5, atol=1e-6)
+
+
+COLOUR = {
+    # the same models on (64, 64, 3) images: three input and output channels
+    "fc": dense(12288, 1200) + dense(1200, 1200) + 2 * dense(1200, D)
+    + dense(D, 1200) + 2 * dense(1200, 1200) + dense(1200, 12288),
+    "conv": conv(4, 3, 32) + conv(4, 32, 32) + conv(2, 32, 64) + conv(2, 64, 64)
+    + dense(1024, 256) + HEADS
+    + dense(D, 256) + dense(256, 1024) + conv(4, 64, 64) + conv(4, 64, 32) + conv(4, 32, 32)
+    + conv(4, 32, 3),
+    "broadcast": conv(4, 3, 32) + conv(4, 32, 32) + conv(2, 32, 64) + conv(2, 64, 64)
+    + dense(1024, 256) + HEADS
+    + conv(3, D + 2, 32) + 3 * conv(3, 32, 32) + conv(1, 32, 3),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(COLOUR) + ["infogan"])
+def test_colour_models_take_their_shape_from_the_data(arch):
+    model = architectures.build(arch, latents=D if arch != "infogan" else 5, variational=True,
+                                image_shape=(64, 64, 3))
+    assert model.image_shape == (64, 64, 3)
+    params = models.init_params(model, jax.random.key(0))
+    if arch in COLOUR:
+        assert _count(params) == COLOUR[arch]
+    x = jnp.zeros((2, 64, 64, 3))
+    out = model.apply({"params": params}, x, jax.random.key(1))
+    assert out["logits"].shape == (2, 64, 64, 3)
+    with pytest.raises(ValueError, match=r"images must have shape \(B, 64, 64, 3\)"):
+        model.apply({"params": params}, jnp.zeros((2, 64, 64, 1)), jax.random.key(1))
+
+
+def test_colour_fast_convolutions_equal_flax():
+    shape = (64, 64, 3)
+    fast = architectures.build("conv", latents=4, variational=True, image_shape=shape)
+    plain = architectures.build("conv", latents=4, variational=True, image_shape=shape,
+                                conv_impl="flax")
+    params = models.init_params(fast, jax.random.key(0))
+    x = jax.random.uniform(jax.random.key(1), (3,) + shape)
+    a = fast.apply({"params": params}, x, jax.random.key(2))["logits"]
+    b = plain.apply({"params": params}, x, jax.random.key(2))["logits"]
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_other_image_sizes_where_the_architecture_allows():
+    fc = architectures.build("fc", latents=3, variational=True, image_shape=(28, 20, 1))
+    params = models.init_params(fc, jax.random.key(0))
+    assert fc.apply({"params": params}, jnp.zeros((2, 28, 20, 1)),
+                    jax.random.key(1))["logits"].shape == (2, 28, 20, 1)
+    conv32 = architectures.build("conv", latents=3, variational=True, image_shape=(32, 32, 3))
+    params = models.init_params(conv32, jax.random.key(0))
+    assert conv32.apply({"params": params}, jnp.zeros((2, 32, 32, 3)),
+                        jax.random.key(1))["logits"].shape == (2, 32, 32, 3)
+    with pytest.raises(ValueError, match="divisible by 16"):
+        models.init_params(architectures.build("conv", latents=3, variational=True,
+                                               image_shape=(28, 28, 1)), jax.random.key(0))

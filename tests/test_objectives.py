@@ -65,7 +65,7 @@ def test_dip_penalty_matches_numpy_on_a_random_batch():
 
 def test_dip_vae_loss_is_the_elbo_plus_the_penalty():
     config = dip_vae.get_config("smoke")
-    model = train.models.from_config(config)
+    model = train.architectures.from_config(config)
     state = train.create_train_state(config, model, train.make_optimizer(config))
     images = jnp.asarray(np.random.default_rng(2).random((16, 64, 64, 1)) > 0.8, jnp.float32)
     key, step = jax.random.key(3), jnp.int32(0)
@@ -107,7 +107,7 @@ def test_capacity_gamma_warmup_ramps_the_penalty_from_zero():
     config = beta_vae_capacity.get_config("smoke")
     config.gamma_warmup_steps = 100
     config.capacity_steps = 10**9  # C ~ 0 at every step below, so |KL - C| is the same
-    model = train.models.from_config(config)
+    model = train.architectures.from_config(config)
     state = train.create_train_state(config, model, train.make_optimizer(config))
     images = jnp.asarray(np.random.default_rng(4).random((8, 64, 64, 1)) > 0.8, jnp.float32)
     key = jax.random.key(5)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from experiments import beta_vae
-from vaejax import models, train
+from vaejax import architectures, train
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "parallel_worker.py"
@@ -78,7 +78,7 @@ def _assert_updates_close(a, b):
     to ~1e-3 of it), for the encoder's moves (~3e-5 in 30
     steps) are too small for the absolute check to see."""
     config = _sgd_config()
-    init = _keyed(train.create_train_state(config, models.from_config(config),
+    init = _keyed(train.create_train_state(config, architectures.from_config(config),
                                            train.make_optimizer(config)).params)
     for name in b:
         da, db = a[name] - init[name], np.asarray(b[name]) - init[name]
@@ -179,7 +179,7 @@ def test_state_sharding_splits_large_arrays_and_their_moments():
     from vaejax import parallel
 
     config = beta_vae.get_config("conv,smoke")
-    model, tx = models.from_config(config), train.make_optimizer(config)
+    model, tx = architectures.from_config(config), train.make_optimizer(config)
     state = jax.eval_shape(lambda: train.create_train_state(config, model, tx))
     mesh = AbstractMesh((8,), ("data",))
     specs = _keyed(jax.tree.map(lambda s: s.spec, parallel.state_sharding(

@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from vaejax import checkpoint, losses, models, objectives, train
+from vaejax import architectures, checkpoint, losses, objectives, train
 from vaejax.data import dsprites
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def test_broadcast_cpu_recipe_is_the_measured_one():
 def test_total_correlation_objectives_use_config_prior(spec):
     config = get_config(spec)
     config.prior = "gennorm4"
-    model = models.from_config(config)
+    model = architectures.from_config(config)
     state = train.create_train_state(config, model, train.make_optimizer(config))
     images = jnp.asarray(np.random.default_rng(0).random((8, 64, 64, 1)) > 0.7, jnp.float32)
     disc = state.extra["params"] if state.extra is not None else None
@@ -97,7 +97,7 @@ def test_configs_without_the_optional_fields_train_as_with_their_defaults():
     images = jnp.asarray(np.random.default_rng(0).random((4, 64, 64, 1)) > 0.7, jnp.float32)
     results = []
     for config in (full, old):
-        model = models.from_config(config)
+        model = architectures.from_config(config)
         state = train.create_train_state(config, model, train.make_optimizer(config))
         results.append(train.loss_fn(state.params, model, config, images, jax.random.key(1),
                                      jnp.asarray(3)))
@@ -115,7 +115,7 @@ def test_train_step_compiles_once(monkeypatch):
     objective = objectives.get(config.objective)
     real = objective.train_update
     monkeypatch.setattr(objective, "train_update", lambda *a: (traces.append(1), real(*a))[1])
-    model, tx = models.from_config(config), train.make_optimizer(config)
+    model, tx = architectures.from_config(config), train.make_optimizer(config)
     state = train.create_train_state(config, model, tx)
     step = train.make_train_step(config, model, tx)
     batch = jnp.zeros((16, 64, 64, 1))
@@ -313,7 +313,7 @@ def test_linear_autoencoder_learns_the_pca_subspace():
     config = get_config("autoencoder:smoke")
     config.architecture, config.latents, config.likelihood = "linear", k, "gaussian"
     config.learning_rate = 3e-3
-    model, tx = models.from_config(config), train.make_optimizer(config)
+    model, tx = architectures.from_config(config), train.make_optimizer(config)
     state = train.create_train_state(config, model, tx)
     step = train.make_train_step(config, model, tx)
     batch = x.reshape(n, 64, 64, 1)
@@ -334,7 +334,7 @@ def test_denoising_autoencoder_beats_the_corrupted_input(tmp_path):
     config.num_steps = 400
     config.log_every = config.checkpoint_every = 400
     state = train.train_and_evaluate(config, tmp_path, progress=False)
-    model = models.from_config(config)
+    model = architectures.from_config(config)
     data = dsprites.load(config.data_source)
     clean = jnp.asarray(data.imgs[..., None], jnp.float32)
     from vaejax.data import corruptions

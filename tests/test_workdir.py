@@ -78,18 +78,18 @@ def test_a_structural_config_change_is_refused_and_the_checkpoint_kept(tmp_path,
     train.train_and_evaluate(get_config("vae:smoke", num_steps=10), tmp_path, progress=False)
     before = _checkpoint_dir_names(tmp_path)
     with pytest.raises(errors.ConfigMismatchError,
-                       match=r"holds checkpoints of another config: optimizer 'adagrad' -> 'sgd', "
+                       match=r"holds checkpoints of another config: optimizer 'adam' -> 'sgd', "
                              r"seed 0 -> 3; .*a new --workdir"):
         train.train_and_evaluate(get_config("vae:smoke", num_steps=20, optimizer="sgd", seed=3),
                                  tmp_path, progress=False)
     assert _checkpoint_dir_names(tmp_path) == before == ["10"]
-    assert checkpoint.load_config(tmp_path).optimizer == "adagrad"
+    assert checkpoint.load_config(tmp_path).optimizer == "adam"
     # Fields that may change are accepted, with one line naming them.
     state = train.train_and_evaluate(
         get_config("vae:smoke", num_steps=20, learning_rate=0.03), tmp_path, progress=False)
     assert int(state.step) == 20
     err = capsys.readouterr().err
-    assert (f"resuming {tmp_path} with changed fields: learning_rate 0.01 -> 0.03, "
+    assert (f"resuming {tmp_path} with changed fields: learning_rate 0.0001 -> 0.03, "
             "num_steps 10 -> 20") in err
 
 

@@ -27,11 +27,11 @@ class ConfigError(InputError, ValueError):
 
 
 class DataError(InputError, ValueError):
-    """A dSprites file or source that is missing, malformed or of the wrong layout."""
+    """A data file or source that is missing, malformed or of the wrong layout."""
 
 
 class DataFileNotFoundError(DataError, FileNotFoundError):
-    """A dSprites file that is not there."""
+    """A data file or directory that is not there."""
 
 
 class CheckpointError(InputError, RuntimeError):

@@ -46,16 +46,17 @@ class ConvDiscriminator(nn.Module):
     """The standard conv encoder's layers (32, 32, 64, 64, stride 2; dense 256)
     with leaky ReLU (0.2), then :class:`_QHeads`.
 
-    ``__call__(x)``: images (B, 64, 64, 1) -> Q's mean (B, C);
+    ``__call__(x)``: images (B, H, W, C) -> Q's mean (B, C);
     ``__call__(x, all_heads=True)``: (logit (B,), mean, logvar).
     """
 
     codes: int = 5
     fast: bool = True
+    image_shape: Sequence[int] = models.IMAGE_SHAPE
 
     @nn.compact
     def __call__(self, x, all_heads: bool = False):
-        models._check_images(x)  # pylint: disable=protected-access
+        models._check_images(x, self.image_shape)  # pylint: disable=protected-access
         h = x
         for i, (features, kernel) in enumerate(((32, 4), (32, 4), (64, 2), (64, 2))):
             h = _leaky(models._conv(self.fast, features, kernel, i)(h))  # pylint: disable=protected-access
@@ -82,16 +83,18 @@ class FCDiscriminator(nn.Module):
 
 class ConvGenerator(nn.Module):
     """The standard conv decoder's layers on [c, noise]: (B, C), (B, N) -> logits
-    (B, 64, 64, 1); zero noise when ``noise`` is None."""
+    (B, *image_shape); zero noise when ``noise`` is None."""
 
     noise_dims: int = 32
     fast: bool = True
+    image_shape: Sequence[int] = models.IMAGE_SHAPE
 
     @nn.compact
     def __call__(self, c, noise=None):
         if noise is None:
             noise = jnp.zeros((c.shape[0], self.noise_dims), c.dtype)
-        return models.ConvDecoder(self.fast, name="body")(jnp.concatenate([c, noise], axis=-1))
+        return models.ConvDecoder(self.fast, tuple(self.image_shape), name="body")(
+            jnp.concatenate([c, noise], axis=-1))
 
 
 class FCGenerator(nn.Module):
@@ -154,15 +157,18 @@ def sample_inputs(model: InfoGAN, key: jax.Array, n: int):
             jax.random.normal(z_key, (n, model.noise_dims)))
 
 
-def conv_infogan(codes: int = 5, noise_dims: int = 32, fast: bool = True) -> InfoGAN:
-    """InfoGAN on dSprites' (B, 64, 64, 1) images with the standard conv layers."""
-    return InfoGAN(ConvDiscriminator(codes, fast), ConvGenerator(noise_dims, fast),
-                   codes=codes, noise_dims=noise_dims)
+def conv_infogan(codes: int = 5, noise_dims: int = 32, fast: bool = True,
+                 image_shape: Sequence[int] = models.IMAGE_SHAPE) -> InfoGAN:
+    """InfoGAN on (B, *image_shape) images (dSprites': 64, 64, 1) with the standard
+    conv layers."""
+    shape = tuple(int(s) for s in image_shape)
+    return InfoGAN(ConvDiscriminator(codes, fast, shape), ConvGenerator(noise_dims, fast, shape),
+                   codes=codes, noise_dims=noise_dims, image_shape=shape)
 
 
 def fc_infogan(codes: int, noise_dims: int, hidden: Sequence[int],
                image_shape: Sequence[int]) -> InfoGAN:
-    """A small fully connected InfoGAN for images of ``image_shape`` (H, W, 1)."""
+    """A small fully connected InfoGAN for images of ``image_shape`` (H, W, C)."""
     return InfoGAN(FCDiscriminator(codes, tuple(hidden)),
                    FCGenerator(noise_dims, tuple(hidden), tuple(image_shape)),
                    codes=codes, noise_dims=noise_dims, image_shape=tuple(image_shape))

@@ -99,6 +99,26 @@ def gaussian_log_likelihood(mean: jax.Array, targets: jax.Array, *,
     return _sum_per_example(-0.5 * z ** 2 - log_scale - 0.5 * math.log(2 * math.pi))
 
 
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def reconstruction_nll(logits: jax.Array, targets: jax.Array, *,
+                       likelihood: str = "bernoulli") -> jax.Array:
+    """The VAE family's reconstruction term, (B,) nats per example.
+
+    * ``"bernoulli"``: ``-log Bernoulli(targets; sigmoid(logits))`` on intensities in
+      [0, 1] (disentanglement_lib's ``bernoulli_loss``);
+    * ``"gaussian"``: ``sum((sigmoid(logits) - targets)^2)``, disentanglement_lib's
+      ``l2_loss``: ``-log N(targets; sigmoid(logits), 1/2)`` without its constant.
+    """
+    if likelihood == "bernoulli":
+        return -bernoulli_log_likelihood(logits, targets)
+    if likelihood == "gaussian":
+        _check_same_shape(logits, targets, "logits and targets")
+        return _sum_per_example(jnp.square(jax.nn.sigmoid(logits) - targets))
+    raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+
+
 def kl_per_dimension(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     """KL(N(mean, exp(logvar)) || N(0, 1)) for each latent dimension.
 
@@ -240,10 +260,11 @@ class ElboTerms(NamedTuple):
 
 def beta_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
               logvar: jax.Array, *, beta: jax.Array | float = 1.0,
-              prior: str = "gaussian") -> ElboTerms:
+              prior: str = "gaussian", likelihood: str = "bernoulli") -> ElboTerms:
     """The beta-VAE objective of Higgins et al. (2017): rec + beta * KL.
 
-    With beta = 1 the loss is the negative ELBO. Bernoulli decoder.
+    With beta = 1 the loss is the negative ELBO. Bernoulli decoder, or
+    ``likelihood="gaussian"`` (:func:`reconstruction_nll`).
 
     Args:
       logits: (B, ...) decoder logits.
@@ -257,7 +278,7 @@ def beta_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
     Returns:
       ElboTerms with per-example values.
     """
-    reconstruction = -bernoulli_log_likelihood(logits, targets)
+    reconstruction = reconstruction_nll(logits, targets, likelihood=likelihood)
     kl_dims = prior_kl_per_dimension(mean, logvar, prior=prior)
     kl = jnp.sum(kl_dims, axis=-1)
     return ElboTerms(reconstruction + beta * kl, reconstruction, kl, kl_dims)
@@ -265,7 +286,7 @@ def beta_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
 
 def capacity_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
                   logvar: jax.Array, *, gamma: jax.Array | float,
-                  capacity: jax.Array | float) -> ElboTerms:
+                  capacity: jax.Array | float, likelihood: str = "bernoulli") -> ElboTerms:
     """Capacity-annealed objective of Burgess et al. (2018): rec + gamma * |KL - C|.
 
     Args:
@@ -278,7 +299,7 @@ def capacity_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
     Returns:
       ElboTerms with per-example values.
     """
-    reconstruction = -bernoulli_log_likelihood(logits, targets)
+    reconstruction = reconstruction_nll(logits, targets, likelihood=likelihood)
     kl_dims = kl_per_dimension(mean, logvar)
     kl = jnp.sum(kl_dims, axis=-1)
     return ElboTerms(reconstruction + gamma * jnp.abs(kl - capacity), reconstruction, kl,
@@ -377,7 +398,8 @@ def index_code_mutual_information(z: jax.Array, mean: jax.Array, logvar: jax.Arr
 def beta_tc_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
                  logvar: jax.Array, z: jax.Array, *, beta: jax.Array | float,
                  dataset_size: int, estimator: str = "stratified",
-                 prior: str = "gaussian", mi_weight: float = 1.0) -> ElboTerms:
+                 prior: str = "gaussian", mi_weight: float = 1.0,
+                 likelihood: str = "bernoulli") -> ElboTerms:
     """The beta-TCVAE objective (Chen et al. 2018): rec + KL + (beta - 1) * TC.
 
     KL(q(z|x) || p(z)) splits into index-code mutual information (MI), total
@@ -402,7 +424,7 @@ def beta_tc_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
     Returns:
       ElboTerms with per-example values.
     """
-    reconstruction = -bernoulli_log_likelihood(logits, targets)
+    reconstruction = reconstruction_nll(logits, targets, likelihood=likelihood)
     kl_dims = prior_kl_per_dimension(mean, logvar, prior=prior)
     kl = jnp.sum(kl_dims, axis=-1)
     tc = total_correlation(z, mean, logvar, dataset_size=dataset_size, estimator=estimator)
@@ -463,7 +485,8 @@ def discriminator_total_correlation(joint_logits: jax.Array) -> jax.Array:
 
 def factor_vae_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
                     logvar: jax.Array, joint_logits: jax.Array, *,
-                    gamma: jax.Array | float, prior: str = "gaussian") -> ElboTerms:
+                    gamma: jax.Array | float, prior: str = "gaussian",
+                    likelihood: str = "bernoulli") -> ElboTerms:
     """The FactorVAE objective (Kim & Mnih 2018): rec + KL + gamma * TC.
 
     TC is the discriminator's density-ratio estimate
@@ -482,7 +505,8 @@ def factor_vae_elbo(logits: jax.Array, targets: jax.Array, mean: jax.Array,
     Returns:
       ElboTerms with per-example values.
     """
-    elbo = beta_elbo(logits, targets, mean, logvar, beta=1.0, prior=prior)
+    elbo = beta_elbo(logits, targets, mean, logvar, beta=1.0, prior=prior,
+                     likelihood=likelihood)
     tc = discriminator_total_correlation(joint_logits)
     if tc.shape != elbo.kl.shape:
         raise ValueError(f"joint_logits has {tc.shape[0]} rows, the batch {elbo.kl.shape[0]}")

@@ -1,6 +1,8 @@
 """Encoders and decoders for the autoencoder family (Flax linen, applied as pure functions).
 
-Images are float32 (B, 64, 64, 1); decoders return logits of the same shape.
+Images are float32 (B, H, W, C) in [0, 1], (64, 64, 1) for dSprites and
+(64, 64, 3) for the colour datasets: each module's ``image_shape``.
+Decoders return logits of the same shape.
 Variational encoders return ``(mean, logvar)``, each (B, D); deterministic
 ones return the code (B, D).
 """
@@ -12,15 +14,24 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vaejax import layers, losses, options
 
 IMAGE_SHAPE = (64, 64, 1)
 
 
-def _check_images(x: jax.Array) -> None:
-    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"images must have shape (B, 64, 64, 1), got {x.shape}")
+def _check_images(x: jax.Array, image_shape=IMAGE_SHAPE) -> None:
+    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(image_shape):
+        raise ValueError(f"images must have shape (B, {', '.join(map(str, image_shape))}), "
+                         f"got {x.shape}")
+
+
+def _check_conv_shape(image_shape) -> None:
+    h, w, _ = image_shape
+    if h % 16 or w % 16:
+        raise ValueError(f"the convolutional models need a height and width divisible by 16, "
+                         f"got {tuple(image_shape)}")
 
 
 class _Heads(nn.Module):
@@ -37,15 +48,16 @@ class _Heads(nn.Module):
 
 
 class FCEncoder(nn.Module):
-    """Fully connected encoder: 4096 - hidden (ReLU) - heads (Higgins et al. 2017: 1200, 1200)."""
+    """Fully connected encoder: H*W*C - hidden (ReLU) - heads (Higgins et al. 2017: 1200, 1200)."""
 
     latents: int = 10
     hidden: Sequence[int] = (1200, 1200)
     variational: bool = True
+    image_shape: Sequence[int] = IMAGE_SHAPE
 
     @nn.compact
     def __call__(self, x):
-        _check_images(x)
+        _check_images(x, self.image_shape)
         h = x.reshape(x.shape[0], -1)
         for width in self.hidden:
             h = nn.relu(nn.Dense(width)(h))
@@ -53,10 +65,11 @@ class FCEncoder(nn.Module):
 
 
 class FCDecoder(nn.Module):
-    """Fully connected decoder: z - hidden - 4096 logits (Higgins et al.: 1200 x 3, tanh)."""
+    """Fully connected decoder: z - hidden - H*W*C logits (Higgins et al.: 1200 x 3, tanh)."""
 
     hidden: Sequence[int] = (1200, 1200, 1200)
     activation: str = "tanh"
+    image_shape: Sequence[int] = IMAGE_SHAPE
 
     @nn.compact
     def __call__(self, z):
@@ -64,8 +77,9 @@ class FCDecoder(nn.Module):
         h = z
         for width in self.hidden:
             h = act(nn.Dense(width)(h))
-        logits = nn.Dense(IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2])(h)
-        return logits.reshape((z.shape[0],) + IMAGE_SHAPE)
+        shape = tuple(self.image_shape)
+        logits = nn.Dense(shape[0] * shape[1] * shape[2])(h)
+        return logits.reshape((z.shape[0],) + shape)
 
 
 def _conv(fast: bool, features: int, kernel: int, index: int) -> nn.Module:
@@ -93,33 +107,39 @@ class ConvEncoder(nn.Module):
     latents: int = 10
     variational: bool = True
     fast: bool = True
+    image_shape: Sequence[int] = IMAGE_SHAPE
 
     @nn.compact
     def __call__(self, x):
-        _check_images(x)
+        _check_conv_shape(self.image_shape)
+        _check_images(x, self.image_shape)
         h = x
         for i, (features, kernel) in enumerate(((32, 4), (32, 4), (64, 2), (64, 2))):
             h = nn.relu(_conv(self.fast, features, kernel, i)(h))
-        h = h.reshape(h.shape[0], -1)  # 4 x 4 x 64 = 1024
+        h = h.reshape(h.shape[0], -1)  # 4 x 4 x 64 = 1024 for 64 x 64 images
         h = nn.relu(nn.Dense(256)(h))
         return _Heads(self.latents, self.variational)(h)
 
 
 class ConvDecoder(nn.Module):
     """The standard convolutional decoder: dense 256, 1024, reshape 4x4x64,
-    transposed conv 64, 32, 32, 1 (4x4, stride 2, 'same'), ReLU between.
+    transposed conv 64, 32, 32, C (4x4, stride 2, 'same'), ReLU between
+    (for 64 x 64 images; H/16 x W/16 x 64 for others).
     ``fast`` as for :class:`ConvEncoder`."""
 
     fast: bool = True
+    image_shape: Sequence[int] = IMAGE_SHAPE
 
     @nn.compact
     def __call__(self, z):
+        _check_conv_shape(self.image_shape)
+        h_in, w_in, channels = (int(s) for s in self.image_shape)
         h = nn.relu(nn.Dense(256)(z))
-        h = nn.relu(nn.Dense(1024)(h))
-        h = h.reshape(z.shape[0], 4, 4, 64)
+        h = nn.relu(nn.Dense(h_in // 16 * (w_in // 16) * 64)(h))
+        h = h.reshape(z.shape[0], h_in // 16, w_in // 16, 64)
         for i, features in enumerate((64, 32, 32)):
             h = nn.relu(_conv_transpose(self.fast, features, i)(h))
-        return _conv_transpose(self.fast, 1, 3)(h)
+        return _conv_transpose(self.fast, channels, 3)(h)
 
 
 def broadcast_grid(z: jax.Array, size: int) -> jax.Array:
@@ -151,26 +171,32 @@ class BroadcastDecoder(nn.Module):
     features: int = 32
     layers: int = 4
     fast: bool = True
+    image_shape: Sequence[int] = IMAGE_SHAPE
 
     @nn.compact
     def __call__(self, z):
-        if self.resolution not in (8, 16, 32, 64):
-            raise ValueError(f"broadcast resolution must be 8, 16, 32 or 64, got {self.resolution}")
+        size, width, channels = (int(s) for s in self.image_shape)
+        if size != width or size & (size - 1):
+            raise ValueError(f"the broadcast decoder draws square images of a power-of-two "
+                             f"side, got {tuple(self.image_shape)}")
+        if self.resolution not in (8, 16, 32, 64) or self.resolution > size:
+            raise ValueError(f"broadcast resolution must be 8, 16, 32 or 64 and at most the "
+                             f"image side {size}, got {self.resolution}")
         h = broadcast_grid(z, self.resolution + 2 * self.layers)
         for _ in range(self.layers):
             h = nn.relu(nn.Conv(self.features, (3, 3), padding="VALID")(h))
-        if self.resolution == IMAGE_SHAPE[0]:
-            return nn.Conv(IMAGE_SHAPE[2], (1, 1))(h)
-        doublings = (IMAGE_SHAPE[0] // self.resolution).bit_length() - 1
+        if self.resolution == size:
+            return nn.Conv(channels, (1, 1))(h)
+        doublings = (size // self.resolution).bit_length() - 1
         for i in range(doublings - 1):
             h = nn.relu(_conv_transpose(self.fast, self.features, i)(h))
-        return _conv_transpose(self.fast, IMAGE_SHAPE[2], doublings - 1)(h)
+        return _conv_transpose(self.fast, channels, doublings - 1)(h)
 
 
 class Autoencoder(nn.Module):
     """An encoder and a decoder. Variational when the encoder is.
 
-    ``__call__(x, key)`` returns a dict: ``logits`` (B, 64, 64, 1), ``code``
+    ``__call__(x, key)`` returns a dict: ``logits`` (B, H, W, C), ``code``
     (B, D; the posterior mean for a VAE), and for a VAE ``mean``, ``logvar``
     and the sample ``z``. ``key`` is needed only by a VAE.
     """
@@ -192,13 +218,18 @@ class Autoencoder(nn.Module):
         code = self.encoder(x)
         return dict(logits=self.decoder(code), code=code)
 
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of the images the model reads."""
+        return tuple(int(s) for s in getattr(self.encoder, "image_shape", IMAGE_SHAPE))
+
     def encode(self, x):
-        """Images (B, 64, 64, 1) -> codes (B, D): the posterior mean for a VAE."""
+        """Images (B, H, W, C) -> codes (B, D): the posterior mean for a VAE."""
         out = self.encoder(x)
         return out[0] if self.variational else out
 
     def decode(self, z):
-        """Codes (B, D) -> logits (B, 64, 64, 1)."""
+        """Codes (B, D) -> logits (B, H, W, C)."""
         return self.decoder(z)
 
 
@@ -229,28 +260,24 @@ def discriminator_from_config(config) -> Discriminator:
 
 
 AUTOENCODER_ARCHITECTURES = ("fc", "conv", "broadcast", "deep_fc", "linear")
-ARCHITECTURES = AUTOENCODER_ARCHITECTURES + ("infogan",)
 CONV_IMPLS = ("fast", "flax")
 DEFAULT_CONV_IMPL = options.DEFAULTS["conv_impl"]
 
 
-def build(architecture: str, *, latents: int, variational: bool,
-          conv_impl: str = DEFAULT_CONV_IMPL, noise_dims: int = 32,
-          broadcast_resolution: int = 64) -> Autoencoder:
-    """The named architecture.
+def build_autoencoder(architecture: str, *, latents: int, variational: bool,
+                      image_shape=IMAGE_SHAPE, conv_impl: str = DEFAULT_CONV_IMPL,
+                      broadcast_resolution: int = 64) -> Autoencoder:
+    """The named autoencoder architecture for images of ``image_shape`` (H, W, C).
 
-    * ``fc``: Higgins et al. 2017 (4096-1200-1200 ReLU encoder; 1200 x 3 tanh decoder).
+    * ``fc``: Higgins et al. 2017 (H*W*C-1200-1200 ReLU encoder; 1200 x 3 tanh decoder).
     * ``conv``: the standard convolutional model.
     * ``broadcast``: the conv encoder and the spatial broadcast decoder
       (:class:`BroadcastDecoder`, 32 features, 4 layers) at
       ``broadcast_resolution``.
-    * ``deep_fc``: a deep fully connected autoencoder, 4096-1000-500-250-D and
+    * ``deep_fc``: a deep fully connected autoencoder, H*W*C-1000-500-250-D and
       back (ReLU), as in Hinton & Salakhutdinov (2006).
     * ``linear``: one linear layer each way (with squared error, it spans the
       principal subspace).
-    * ``infogan``: InfoGAN's discriminator (with Q head) and generator on the
-      conv layers (:mod:`vaejax.infogan`), ``latents`` codes and
-      ``noise_dims`` noise.
 
     ``conv_impl`` picks how ``conv`` computes its strided convolutions:
     ``fast`` (:mod:`vaejax.layers`) or ``flax`` (``nn.Conv``/``nn.ConvTranspose``).
@@ -258,42 +285,56 @@ def build(architecture: str, *, latents: int, variational: bool,
     """
     if conv_impl not in CONV_IMPLS:
         raise ValueError(f"unknown conv_impl {conv_impl!r}; expected one of {CONV_IMPLS}")
+    shape = tuple(int(s) for s in image_shape)
+    fast = conv_impl == "fast"
     if architecture == "fc":
-        return Autoencoder(FCEncoder(latents, (1200, 1200), variational),
-                           FCDecoder((1200, 1200, 1200), "tanh"))
+        return Autoencoder(FCEncoder(latents, (1200, 1200), variational, shape),
+                           FCDecoder((1200, 1200, 1200), "tanh", shape))
     if architecture == "conv":
-        fast = conv_impl == "fast"
-        return Autoencoder(ConvEncoder(latents, variational, fast), ConvDecoder(fast))
+        return Autoencoder(ConvEncoder(latents, variational, fast, shape),
+                           ConvDecoder(fast, shape))
     if architecture == "broadcast":
-        fast = conv_impl == "fast"
-        return Autoencoder(ConvEncoder(latents, variational, fast),
-                           BroadcastDecoder(broadcast_resolution, fast=fast))
+        return Autoencoder(ConvEncoder(latents, variational, fast, shape),
+                           BroadcastDecoder(broadcast_resolution, fast=fast, image_shape=shape))
     if architecture == "deep_fc":
-        return Autoencoder(FCEncoder(latents, (1000, 500, 250), variational),
-                           FCDecoder((250, 500, 1000), "relu"))
+        return Autoencoder(FCEncoder(latents, (1000, 500, 250), variational, shape),
+                           FCDecoder((250, 500, 1000), "relu", shape))
     if architecture == "linear":
-        return Autoencoder(FCEncoder(latents, (), variational), FCDecoder((), "relu"))
-    if architecture == "infogan":
-        from vaejax import infogan  # pylint: disable=import-outside-toplevel (it imports models)
-
-        return infogan.conv_infogan(latents, noise_dims, conv_impl == "fast")
-    raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
+        return Autoencoder(FCEncoder(latents, (), variational, shape), FCDecoder((), "relu", shape))
+    raise ValueError(f"unknown architecture {architecture!r}; expected one of "
+                     f"{AUTOENCODER_ARCHITECTURES}")
 
 
-def from_config(config) -> Autoencoder:
-    """The model a run's config describes (``architecture``, ``latents``, ``objective``,
-    ``conv_impl``, ``broadcast_resolution``)."""
-    from vaejax import objectives  # pylint: disable=import-outside-toplevel (it imports models)
+def encoder_representation(model, params, *, batch_size: int | None = None):
+    """The encoder mean of a vaejax model, jitted, in fixed-size batches.
 
-    return build(config.architecture, latents=config.latents,
-                 variational=objectives.get(config.objective).variational,
-                 conv_impl=config.get("conv_impl", DEFAULT_CONV_IMPL),
-                 noise_dims=config.get("gan_noise", 32),
-                 broadcast_resolution=config.get("broadcast_resolution", 64))
+    ``batch_size`` None picks the fastest measured size: 1,024, except for
+    a convolutional encoder on CPU, 128 (its activations, ~0.5 MB per image,
+    then stay in cache: ~1.6x the images/s of batch 1,024 on a 2-core CPU,
+    ``benchmarks/encode.py``).
+    """
+    if batch_size is None:
+        conv = isinstance(model.encoder, ConvEncoder)
+        batch_size = 128 if conv and jax.default_backend() == "cpu" else 1024
+    encode = jax.jit(lambda p, x: model.apply({"params": p}, x, method=Autoencoder.encode))
+
+    def representation(images):
+        images = np.asarray(images, np.float32)
+        n = len(images)
+        out = []
+        for start in range(0, n, batch_size):
+            chunk = images[start:start + batch_size]
+            pad = batch_size - len(chunk)
+            if pad:  # one compiled shape
+                chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], np.float32)])
+            out.append(encode(params, chunk))  # dispatched; read back below
+        return np.concatenate([np.asarray(o) for o in out])[:n]
+
+    return representation
 
 
 def init_params(model: Autoencoder, key: jax.Array):
-    """Initial parameters for (1, 64, 64, 1) images (or the model's ``image_shape``)."""
+    """Initial parameters for (1, H, W, C) images of the model's ``image_shape``."""
     init_key, sample_key = jax.random.split(key)
-    shape = tuple(getattr(model, "image_shape", IMAGE_SHAPE))
+    shape = tuple(model.image_shape)
     return model.init(init_key, jnp.zeros((1,) + shape, jnp.float32), sample_key)["params"]

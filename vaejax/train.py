@@ -28,10 +28,11 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from vaejax import architectures
 from vaejax import checkpoint as checkpoint_lib
 from vaejax import losses, models, objectives, options, parallel
 from vaejax import workdir as workdir_lib
-from vaejax.data import dsprites
+from vaejax.data import datasets
 from vaejax.errors import ConfigError, NonFiniteLossError
 
 
@@ -106,7 +107,8 @@ def replica_config(config: ml_collections.ConfigDict, replica: int) -> ml_collec
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises ConfigError (a ValueError) naming the first field with a bad value."""
     choices = dict(objective=objectives.NAMES, likelihood=LIKELIHOODS, corruption=CORRUPTIONS,
-                   optimizer=OPTIMIZERS, architecture=models.ARCHITECTURES,
+                   optimizer=OPTIMIZERS, architecture=architectures.ARCHITECTURES,
+                   dataset=datasets.NAMES, image_channels=(1, 3),
                    replica_layout=REPLICA_LAYOUTS,
                    conv_impl=models.CONV_IMPLS, tc_estimator=losses.TC_ESTIMATORS,
                    prior=losses.PRIORS)
@@ -130,6 +132,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         if config[field] % per_call:
             raise ConfigError(f"config.{field} ({config[field]}) must be a multiple of "
                                f"config.steps_per_dispatch ({per_call})")
+    shape = datasets.observation_shape(config)
+    if config.architecture in architectures.CONVOLUTIONAL and (shape[0] % 16 or shape[1] % 16):
+        raise ConfigError(f"config.architecture={config.architecture!r} needs images whose height "
+                          f"and width are multiples of 16; {datasets.config_dataset(config)} has {shape}")
     objective = objectives.get(config.objective)
     if config.architecture not in objective.architectures:
         raise ConfigError(f"the {config.objective} objective trains config.architecture in "
@@ -141,8 +147,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                            f"{with_prior}, got objective {config.objective!r}")
     if config.learning_rate <= 0:
         raise ConfigError(f"config.learning_rate must be positive, got {config.learning_rate}")
-    if objective.variational and config.likelihood != "bernoulli":
-        raise ConfigError("the VAE objectives use a Bernoulli decoder: set config.likelihood='bernoulli'")
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -209,14 +213,15 @@ def loss_fn(params, model, config, images, key, step, extra_params=None):
 def make_train_step(config, model, tx, mesh=None, *, steps: int = 1) -> Callable:
     """``train_step(state, batch) -> (state, metrics)``, jit-compiled, state donated.
 
-    batch: (B, 64, 64, 1) images in [0, 1], float32 or uint8. With a ``mesh``
+    batch: (B, H, W, C) images, float32 in [0, 1] or the dataset's uint8 bytes
+    (0/1 for dSprites, 0..255 otherwise; scaled here). With a ``mesh``
     (:func:`vaejax.parallel.data_mesh`), the batch is split over its ``data``
     axis, the state keeps the layout of :func:`state_sharding` and the
     metrics are replicated; the step computes the same function of the
     global batch on any number of devices.
 
     With ``steps`` > 1, one call runs that many steps (a ``lax.scan``):
-    batch is (steps, B, 64, 64, 1) and each metric gains a leading
+    batch is (steps, B, H, W, C) and each metric gains a leading
     ``steps`` axis. Fewer calls from Python: for small models on an
     accelerator the step is otherwise bound by the host's dispatch.
 
@@ -228,9 +233,15 @@ def make_train_step(config, model, tx, mesh=None, *, steps: int = 1) -> Callable
         raise ValueError(f"steps must be positive, got {steps}")
 
     objective = objectives.get(config.objective)
+    max_value = datasets.max_value(config)
 
     def train_step(state: TrainState, batch):
-        batch = batch.astype(jnp.float32)  # uint8 0/1 batches are cast here, on the device
+        if batch.dtype == jnp.uint8:  # cast (and scaled: 0..255 bytes) here, on the device
+            batch = batch.astype(jnp.float32)
+            if max_value != 1:
+                batch = batch * jnp.float32(1.0 / max_value)
+        else:
+            batch = batch.astype(jnp.float32)
         key = jax.random.fold_in(state.key, state.step)
         return objective.train_update(config, model, tx, state, batch, key)
 
@@ -382,7 +393,7 @@ def _train(config, workdir: Path, progress: bool) -> TrainState:
     """train_and_evaluate's body, run while the workdir's lock is held."""
     mesh = parallel.data_mesh()
     lead = jax.process_index() == 0  # logs, config and progress bar: once
-    model, tx = models.from_config(config), make_optimizer(config)
+    model, tx = architectures.from_config(config), make_optimizer(config)
     per_call = _option(config, "steps_per_dispatch")
     # checks the batch splits evenly
     train_step = make_train_step(config, model, tx, mesh, steps=per_call)
@@ -410,7 +421,7 @@ def _train(config, workdir: Path, progress: bool) -> TrainState:
         raise ConfigError(f"cannot resume at step {start} with config.steps_per_dispatch "
                            f"{per_call}: use a value that divides {start}")
 
-    data = dsprites.load(config.data_source)
+    data = datasets.from_config(config, progress=lead)
     # uint8 batches, copied to the devices in the prefetch thread: a quarter
     # of the bytes, and the main thread only dispatches train steps.
     replicas = num_replicas(config)
@@ -482,10 +493,41 @@ def _train(config, workdir: Path, progress: bool) -> TrainState:
     return state
 
 
+def load_model(workdir: str | Path, replica: int | None = None, *, read_only: bool = False):
+    """The config, model, params and step of a workdir's latest checkpoint.
+
+    For a run of ``config.replicas`` N > 1 models, ``replica`` (0 to N - 1)
+    picks one: its params, and its own single-model config
+    (:func:`replica_config`). Without it the params keep their leading
+    replica axis (N, ...). ``read_only``: open the checkpoints without
+    writing anything (a shipped pretrained model).
+    """
+    workdir = Path(workdir)
+    config = checkpoint_lib.load_config(workdir)
+    n = num_replicas(config)
+    if replica is not None and not 0 <= replica < n:
+        raise ValueError(f"replica must lie in [0, {n - 1}] for the {n}-replica run in "
+                         f"{workdir}, got {replica}")
+    model = architectures.from_config(config)
+    template = jax.eval_shape(lambda: models.init_params(model, jax.random.key(0)))
+    if n > 1:
+        template = jax.tree.map(lambda x: jax.ShapeDtypeStruct((n,) + x.shape, x.dtype), template)
+    ckpts = checkpoint_lib.Checkpoints(workdir / "checkpoints",
+                                       max_to_keep=config.keep_checkpoints, read_only=read_only)
+    try:
+        step, params = ckpts.restore_params(template)
+    finally:
+        ckpts.close()
+    if n > 1 and replica is not None:
+        params = jax.tree.map(lambda x: x[replica], params)
+        config = replica_config(config, replica)
+    return config, model, params, step
+
+
 def load_state(workdir: str | Path, config=None) -> tuple[ml_collections.ConfigDict, models.Autoencoder, TrainState]:
     """The config, model and latest train state of a workdir."""
     config = config or checkpoint_lib.load_config(workdir)
-    model, tx = models.from_config(config), make_optimizer(config)
+    model, tx = architectures.from_config(config), make_optimizer(config)
     template = create_train_state(config, model, tx)
     ckpts = checkpoint_lib.Checkpoints(Path(workdir) / "checkpoints",
                                        max_to_keep=config.keep_checkpoints)
@@ -498,6 +540,6 @@ def load_state(workdir: str | Path, config=None) -> tuple[ml_collections.ConfigD
     return config, model, _from_tree(restored[1], config)
 
 
-__all__ = ["TrainState", "make_train_step", "train_and_evaluate", "load_state",
+__all__ = ["TrainState", "make_train_step", "train_and_evaluate", "load_state", "load_model",
            "create_train_state", "make_optimizer", "loss_fn",
            "NonFiniteLossError"]

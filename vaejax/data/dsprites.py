@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from vaejax.data import factors
 from vaejax.data import renderer as render_lib
+from vaejax.data.ground_truth import GroundTruthData, take_rows
 from vaejax.errors import DataError, DataFileNotFoundError
 
 _IMG_SHAPE = (factors.IMAGE_SIZE, factors.IMAGE_SIZE)
@@ -88,15 +89,65 @@ class DSprites:
                 raise KeyError(
                     f"{int(missing.sum())} requested factor combinations are not in "
                     f"{self.source}, e.g. classes {factors.index_to_classes(wanted[missing][:1])[0].tolist()}")
-        return _take_rows(self.imgs, rows)
+        return take_rows(self.imgs, rows)
 
 
-def _take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """array[rows], reading a memory map in ascending order for speed."""
-    order = np.argsort(rows, kind="stable")
-    out = np.empty((len(rows),) + array.shape[1:], array.dtype)
-    out[order] = array[rows[order]]
-    return out
+
+class DSpritesData(GroundTruthData):
+    """dSprites through the dataset interface (:mod:`vaejax.data.ground_truth`).
+
+    Images of any factor combination come from ``data.imgs`` when it holds
+    the whole grid, else from the renderer; training reads ``data.imgs``.
+    Observations are (64, 64, 1), stored as 0/1 bytes (``max_value`` 1).
+
+    Args:
+      data: a :class:`DSprites` (a loaded source), or None to draw every
+        image with the renderer (then there is nothing to train on).
+      seed: seed of the generator a variant draws from when
+        :meth:`images` gets no ``rng``.
+    """
+
+    name = "dsprites"
+    factor_names = factors.FACTOR_NAMES
+    factor_sizes = factors.FACTOR_SIZES
+    nuisance_factors = (0,)  # colour: one value
+    observation_shape = (64, 64, 1)
+    num_images = factors.NUM_IMAGES  # the release's size
+    max_value = 1
+
+    def __init__(self, data: DSprites | None = None, *, seed: int = 0):
+        self.data = data
+        self._grid = data if data is not None and data.is_complete else None
+        self.source = data.source if data is not None else "renderer"
+        self._rng = np.random.default_rng(seed)
+
+    @property
+    def train_images(self) -> np.ndarray:
+        if self.data is None:
+            raise DataError("dSprites drawn by the renderer alone hold no training images: "
+                            "load a source (vaejax.data.dsprites.load)")
+        return self.data.imgs
+
+    def classes_to_index(self, classes) -> np.ndarray:
+        try:
+            return factors.classes_to_index(classes)
+        except ValueError as err:
+            raise DataError(f"{self.name}: {err}") from None
+
+    def classes_to_values(self, classes) -> np.ndarray:
+        return factors.classes_to_values(classes)
+
+    def masks(self, classes) -> np.ndarray:
+        """Factor classes (N, 6) -> the 0/1 sprite masks, uint8 (N, 64, 64)."""
+        if self._grid is not None:
+            return self._grid.images_for(classes)
+        return render_lib.render(classes)
+
+    def images_uint8(self, classes, rng=None) -> np.ndarray:
+        return self.observe(self.masks(classes), self._rng if rng is None else rng)
+
+    def sample_images(self, num: int, rng: np.random.Generator) -> np.ndarray:
+        return self.images(self.sample_factors(num, rng), rng)
 
 
 # --- simulated ---------------------------------------------------------------

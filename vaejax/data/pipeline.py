@@ -1,5 +1,4 @@
-"""Input pipeline: seeded, resumable shuffled batches, one-factor batches (DC-IGN), and a
-ground-truth sampler."""
+"""Input pipeline: seeded, resumable shuffled batches and one-factor batches (DC-IGN)."""
 
 from __future__ import annotations
 
@@ -9,14 +8,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vaejax.data import factors
-from vaejax.data import renderer as render_lib
-from vaejax.data.dsprites import DSprites, _take_rows
+from vaejax.data.dsprites import DSprites, DSpritesData
+from vaejax.data.ground_truth import Dataset, GroundTruthData, take_rows
+
+# The dSprites dataset under its former name (the metrics' "ground truth").
+GroundTruth = DSpritesData
 
 
-def to_float(imgs: np.ndarray) -> np.ndarray:
-    """uint8 0/1 images (N, 64, 64) -> float32 (N, 64, 64, 1)."""
-    return imgs.astype(np.float32)[..., None]
+def to_float(imgs: np.ndarray, max_value: int = 1) -> np.ndarray:
+    """uint8 images (N, H, W) or (N, H, W, C) -> float32 (N, H, W, C) in [0, 1]
+    (``max_value``: the byte of intensity 1; dSprites' 0/1 bytes: 1)."""
+    out = imgs.astype(np.float32)
+    if out.ndim == 3:
+        out = out[..., None]
+    return out if max_value == 1 else out * np.float32(1.0 / max_value)
 
 
 class _WorkerError:
@@ -25,7 +30,7 @@ class _WorkerError:
 
 
 class ShuffledBatches:
-    """Shuffled batches of images (B, 64, 64, 1), one permutation per epoch.
+    """Shuffled batches of images (B, H, W, C), one permutation per epoch.
 
     Step ``k`` always holds the same examples for a given seed, so an iterator
     started at ``start_step=k`` yields exactly the batches an uninterrupted
@@ -33,7 +38,10 @@ class ShuffledBatches:
     example is dropped or repeated within an epoch.
 
     Args:
-      images: uint8 (N, 64, 64) array (a memory map is fine).
+      images: uint8 (N, H, W) or (N, H, W, C) array (a memory map is fine),
+        or a :class:`vaejax.data.ground_truth.Dataset` (its ``train_images``
+        through its ``observe``: colours or noise drawn per batch from
+        (seed, step), so resuming yields the same batches).
       batch_size: examples per batch.
       seed: shuffling seed; or a sequence of N seeds, one data order each:
         every batch then stacks the N batches on a new leading axis,
@@ -44,9 +52,9 @@ class ShuffledBatches:
       shard: (index, count): yield only rows ``[index * B / count, (index + 1)
         * B / count)`` of every global batch (one process's part in a
         multi-process run; the processes together read each batch once).
-      dtype: ``float32`` (default: values 0.0 and 1.0) or ``uint8`` (the
-        stored 0/1 bytes, a quarter of the bytes to copy to an accelerator;
-        cast them there).
+      dtype: ``float32`` (default: values in [0, 1]) or ``uint8`` (the
+        stored bytes, a quarter of the bytes to copy to an accelerator; cast
+        and scale them there: 0/1 for dSprites, 0..255 otherwise).
       transform: applied to each batch where it is prepared (in the prefetch
         thread when there is one), e.g. a ``jax.device_put`` so the copy to
         the device overlaps the train step.
@@ -78,8 +86,17 @@ class ShuffledBatches:
         self.dtype = dtype
         self.transform = transform
         self.steps_per_item = steps_per_item
-        self.images = images
         self._source = images  # what the constructor took (a subclass may take more)
+        if isinstance(images, Dataset):
+            self.dataset = images
+            self.images = images.train_images
+            self._observe = None if images.deterministic else images.observe
+            self.max_value = images.max_value
+        else:
+            self.dataset = None
+            self.images = images
+            self._observe = None
+            self.max_value = 1
         self.batch_size = batch_size
         self.seed = seed
         self._stacked = not isinstance(seed, (int, np.integer))
@@ -116,12 +133,21 @@ class ShuffledBatches:
 
     def batch(self, step: int, replica: int = 0) -> np.ndarray:
         """This shard's rows of batch ``step`` (of the ``replica``-th seed),
-        (B / count, 64, 64, 1) of ``dtype`` (before ``transform``)."""
+        (B / count, H, W, C) of ``dtype`` (before ``transform``)."""
         index, count = self.shard
         rows = self.batch_size // count
-        picked = self.indices(step, replica)[index * rows:(index + 1) * rows]
-        imgs = _take_rows(self.images, picked)
-        return to_float(imgs) if self.dtype == np.float32 else imgs[..., None]
+        part = slice(index * rows, (index + 1) * rows)
+        if self._observe is None:
+            imgs = take_rows(self.images, self.indices(step, replica)[part])
+        else:  # drawn for the global batch, so the processes' shards agree
+            rng = np.random.default_rng([self._seeds[replica], step, 1])
+            imgs = self._observe(take_rows(self.images, self.indices(step, replica)), rng)[part]
+        return self._output(imgs)
+
+    def _output(self, imgs: np.ndarray) -> np.ndarray:
+        if self.dtype == np.float32:
+            return to_float(imgs, self.max_value)
+        return imgs if imgs.ndim == 4 else imgs[..., None]
 
     def _prepared(self, step: int):
         k = self.steps_per_item
@@ -196,89 +222,45 @@ class ShuffledBatches:
             stop.set()
 
 
-class GroundTruth:
-    """The dSprites ground-truth simulator for the metrics: factors in, images out.
-
-    Samples factor classes uniformly over the grid (optionally holding one
-    factor at a value) and returns their images, from the data set's
-    ``imgs`` when it holds the whole grid, else from the renderer.
-
-    Args:
-      data: a :class:`DSprites`, or None to draw every image with the renderer.
-    """
-
-    factor_names = factors.FACTOR_NAMES
-    factor_sizes = factors.FACTOR_SIZES
-    # Color has one value; the metrics pick among the factors that vary.
-    varying_factors = tuple(i for i, s in enumerate(factors.FACTOR_SIZES) if s > 1)
-
-    def __init__(self, data: DSprites | None = None):
-        self._data = data if data is not None and data.is_complete else None
-
-    def sample_factors(self, num: int, rng: np.random.Generator, *,
-                       fixed_factor: int | None = None,
-                       fixed_value: int | None = None) -> np.ndarray:
-        """Random factor classes (num, 6) int64.
-
-        With ``fixed_factor`` set, that column takes ``fixed_value`` (or one
-        value drawn at random, shared by all rows).
-        """
-        sizes = np.asarray(self.factor_sizes)
-        classes = rng.integers(0, sizes, size=(num, len(sizes)))
-        if fixed_factor is not None:
-            if not 0 <= fixed_factor < len(sizes):
-                raise ValueError(f"fixed_factor must lie in [0, {len(sizes) - 1}], got {fixed_factor}")
-            if fixed_value is None:
-                fixed_value = int(rng.integers(sizes[fixed_factor]))
-            if not 0 <= fixed_value < sizes[fixed_factor]:
-                raise ValueError(f"fixed_value for factor {self.factor_names[fixed_factor]!r} "
-                                 f"must lie in [0, {sizes[fixed_factor] - 1}], got {fixed_value}")
-            classes[:, fixed_factor] = fixed_value
-        return classes
-
-    def images(self, latents_classes) -> np.ndarray:
-        """Factor classes (N, 6) -> float32 images (N, 64, 64, 1)."""
-        if self._data is not None:
-            return to_float(self._data.images_for(latents_classes))
-        return to_float(render_lib.render(latents_classes))
-
-    def sample(self, num: int, rng: np.random.Generator, **kwargs):
-        """Random factor classes (num, 6) and their float32 images (num, 64, 64, 1)."""
-        classes = self.sample_factors(num, rng, **kwargs)
-        return classes, self.images(classes)
-
-
-def varied_factor(step):
-    """Which of ``GroundTruth.varying_factors`` batch ``step`` of
-    :class:`OneFactorBatches` varies: ``step % 5`` (a Python or traced integer)."""
-    return step % len(GroundTruth.varying_factors)
+def varied_factor(step, num_factors: int = 5):
+    """Which of a dataset's ``num_factors`` ``varying_factors`` batch ``step`` of
+    :class:`OneFactorBatches` varies: ``step % num_factors`` (a Python or traced
+    integer; dSprites: 5)."""
+    return step % num_factors
 
 
 class OneFactorBatches(ShuffledBatches):
     """Batches that each vary one factor (DC-IGN's training batches, Kulkarni et al. 2015).
 
-    Batch ``step`` varies factor ``GroundTruth.varying_factors[varied_factor(step)]``
-    (shape, scale, orientation, posX, posY in turn): every row takes a uniform
-    random class of it, while the other factors hold the classes of one random
-    grid point for the whole batch. A function of (seed, step), so resuming
-    yields the same batches. Images come from ``data`` when it holds the whole
-    grid, else from the renderer (the simulator supplies the supervision).
+    Batch ``step`` varies factor ``data.varying_factors[varied_factor(step, K)]``
+    (for dSprites shape, scale, orientation, posX, posY in turn): every row
+    takes a uniform random class of it, while the other factors hold the
+    classes of one random grid point for the whole batch. A function of
+    (seed, step), so resuming yields the same batches. Images come from
+    ``data.images_uint8`` (the grid's images, or the renderer's: the
+    simulator supplies the supervision).
 
     Args:
-      data: a :class:`DSprites`.
+      data: a :class:`vaejax.data.ground_truth.GroundTruthData` that can give
+        any factor combination (a :class:`DSprites` is read as dSprites).
       **kwargs: as :class:`ShuffledBatches` (``batch_size``, ``seed``, ...).
     """
 
-    def __init__(self, data: DSprites, **kwargs):
-        super().__init__(data.imgs, **kwargs)
+    def __init__(self, data: GroundTruthData | DSprites, **kwargs):
+        if isinstance(data, DSprites):
+            data = DSpritesData(data)
+        if not data.has_factors:
+            raise ValueError(f"one-factor batches need a dataset with factors, got {data.name}")
+        super().__init__(data.train_images, **kwargs)
         self.data = self._source = data
-        self._complete = data.is_complete
+        self.max_value = data.max_value
 
     def factor_classes(self, step: int, replica: int = 0) -> np.ndarray:
-        """The factor classes of batch ``step`` (of the ``replica``-th seed), (B, 6) int64."""
+        """The factor classes of batch ``step`` (of the ``replica``-th seed), (B, K) int64."""
         rng = np.random.default_rng([self._seeds[replica], step])
-        sizes = np.asarray(factors.FACTOR_SIZES)
-        varied = GroundTruth.varying_factors[varied_factor(step)]
+        sizes = np.asarray(self.data.factor_sizes)
+        varying = self.data.varying_factors
+        varied = varying[varied_factor(step, len(varying))]
         classes = np.tile(rng.integers(0, sizes), (self.batch_size, 1))
         classes[:, varied] = rng.integers(0, sizes[varied], self.batch_size)
         return classes
@@ -286,7 +268,11 @@ class OneFactorBatches(ShuffledBatches):
     def batch(self, step: int, replica: int = 0) -> np.ndarray:
         index, count = self.shard
         rows = self.batch_size // count
-        classes = self.factor_classes(step, replica)[index * rows:(index + 1) * rows]
-        imgs = (_take_rows(self.images, factors.classes_to_index(classes)) if self._complete
-                else render_lib.render(classes))
-        return to_float(imgs) if self.dtype == np.float32 else imgs[..., None]
+        part = slice(index * rows, (index + 1) * rows)
+        classes = self.factor_classes(step, replica)
+        if self.data.deterministic:
+            imgs = self.data.images_uint8(classes[part])
+        else:
+            rng = np.random.default_rng([self._seeds[replica], step, 1])
+            imgs = self.data.images_uint8(classes, rng)[part]
+        return self._output(imgs)

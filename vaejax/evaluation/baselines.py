@@ -5,27 +5,32 @@ from __future__ import annotations
 import numpy as np
 from sklearn import decomposition
 
-from vaejax.data import factors
+from vaejax import models
+from vaejax.data import GroundTruth
 
 
 class GroundTruthFactors:
-    """The factor values themselves (shape, scale, orientation, posX, posY).
+    """The factor values themselves (dSprites: shape, scale, orientation, posX, posY).
 
     Has ``codes_for(classes)``, which the metrics use; it cannot encode images.
+    ``data``: the dataset whose values (``classes_to_values``) and scored
+    factors it gives (None: dSprites); ``varying`` overrides the columns.
     """
 
-    def __init__(self, varying=(1, 2, 3, 4, 5)):
-        self.varying = list(varying)
+    def __init__(self, varying=None, data=None):
+        self.data = GroundTruth() if data is None else data
+        self.varying = list(self.data.varying_factors if varying is None else varying)
 
     def codes_for(self, latents_classes) -> np.ndarray:
-        return factors.classes_to_values(latents_classes)[:, self.varying].astype(np.float32)
+        values = self.data.classes_to_values(latents_classes)
+        return values[:, self.varying].astype(np.float32)
 
     def __call__(self, images):
         raise NotImplementedError("the ground-truth representation reads factors, not images")
 
 
 def raw_pixels(images: np.ndarray) -> np.ndarray:
-    """Images (N, 64, 64, 1) -> flattened pixels (N, 4096)."""
+    """Images (N, H, W, C) -> flattened pixels (N, H*W*C)."""
     return np.asarray(images, np.float32).reshape(len(images), -1)
 
 
@@ -52,32 +57,4 @@ def ica(data, *, num_components: int = 10, num_fit: int = 10_000, seed: int = 0)
     return lambda images: unmix.transform(reduce.transform(raw_pixels(images))).astype(np.float32)
 
 
-def encoder_representation(model, params, *, batch_size: int | None = None):
-    """The encoder mean of a vaejax model, jitted, in fixed-size batches.
-
-    ``batch_size`` None picks the fastest measured size: 1,024, except for
-    a convolutional encoder on CPU, 128 (its activations, ~0.5 MB per image,
-    then stay in cache: ~1.6x the images/s of batch 1,024 on a 2-core CPU,
-    ``benchmarks/encode.py``).
-    """
-    import jax  # pylint: disable=import-outside-toplevel
-    from vaejax import models  # pylint: disable=import-outside-toplevel
-
-    if batch_size is None:
-        conv = isinstance(model.encoder, models.ConvEncoder)
-        batch_size = 128 if conv and jax.default_backend() == "cpu" else 1024
-    encode = jax.jit(lambda p, x: model.apply({"params": p}, x, method=models.Autoencoder.encode))
-
-    def representation(images):
-        images = np.asarray(images, np.float32)
-        n = len(images)
-        out = []
-        for start in range(0, n, batch_size):
-            chunk = images[start:start + batch_size]
-            pad = batch_size - len(chunk)
-            if pad:  # one compiled shape
-                chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], np.float32)])
-            out.append(encode(params, chunk))  # dispatched; read back below
-        return np.concatenate([np.asarray(o) for o in out])[:n]
-
-    return representation
+encoder_representation = models.encoder_representation

@@ -22,7 +22,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from vaejax import checkpoint, losses, models, objectives, pretrained, train
-from vaejax.data import GroundTruth, dsprites
+from vaejax.data import datasets
 from vaejax.evaluation import codes, metrics, visualize
 
 # Metric sizes: "standard" are disentanglement_lib's (the defaults of each
@@ -46,33 +46,9 @@ SIZES = {
 
 
 def load_model(workdir: str | Path, replica: int | None = None):
-    """The config, model, params and step of a workdir's latest checkpoint.
-
-    For a run of ``config.replicas`` N > 1 models, ``replica`` (0 to N - 1)
-    picks one: its params, and its own single-model config
-    (:func:`vaejax.train.replica_config`). Without it the params keep their
-    leading replica axis (N, ...).
-    """
-    workdir = Path(workdir)
-    config = checkpoint.load_config(workdir)
-    n = train.num_replicas(config)
-    if replica is not None and not 0 <= replica < n:
-        raise ValueError(f"replica must lie in [0, {n - 1}] for the {n}-replica run in "
-                         f"{workdir}, got {replica}")
-    model = models.from_config(config)
-    template = jax.eval_shape(lambda: models.init_params(model, jax.random.key(0)))
-    if n > 1:
-        template = jax.tree.map(lambda x: jax.ShapeDtypeStruct((n,) + x.shape, x.dtype), template)
-    ckpts = checkpoint.Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints,
-                                   read_only=pretrained.is_shipped(workdir))
-    try:
-        step, params = ckpts.restore_params(template)
-    finally:
-        ckpts.close()
-    if n > 1 and replica is not None:
-        params = jax.tree.map(lambda x: x[replica], params)
-        config = train.replica_config(config, replica)
-    return config, model, params, step
+    """The config, model, params and step of a workdir's latest checkpoint
+    (:func:`vaejax.train.load_model`; a shipped pretrained model is read only)."""
+    return train.load_model(workdir, replica, read_only=pretrained.is_shipped(workdir))
 
 
 def traversal_limit(prior: str) -> float:
@@ -122,11 +98,12 @@ def _decode(model, params, z):
 
 def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
                 progress: bool = True, dci_trees: str = "sklearn") -> tuple[dict, dict]:
-    """Every metric on one (memoised) representation: (results, seconds per metric).
+    """Every metric on one representation (memoised where the dataset allows):
+    (results, seconds per metric).
 
     ``dci_trees``: the tree learner of :func:`vaejax.evaluation.metrics.dci`."""
     rep = representation_fn
-    if not hasattr(rep, "codes_for"):
+    if not hasattr(rep, "codes_for") and data.deterministic:
         rep = codes.MemoizedRepresentation(representation_fn, data, progress=progress)
     results, seconds = {}, {}
     for name, fn in tqdm(metrics.ALL_METRICS.items(), desc="Metrics", disable=not progress):
@@ -155,21 +132,24 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     ``dci_trees``: ``"sklearn"`` (the reference) or ``"lightgbm"`` (much
     faster, approximate; see :func:`vaejax.evaluation.metrics.dci`).
 
-    ``data_source`` (a :func:`vaejax.data.dsprites.load` source) supplies the
-    ground-truth images. None: at standard sizes the cached simulated grid
+    The run's dataset (``config.dataset``) supplies the images; ``data_source``
+    (a ``config.data_source`` string) says where its files are. None: for
+    dSprites and its variants, at standard sizes the cached simulated grid
     (rendered once; the metrics then read ~all of it), at smaller sizes the
-    renderer, image by image.
+    renderer, image by image; for other datasets the run's own
+    ``config.data_source``. A dataset without factors (CelebA, a folder of
+    pictures) gets the pictures alone; so does one whose files hold part of
+    the factor grid, with the reason in ``metrics.json`` (``metrics_skipped``).
     """
     if sizes not in SIZES:
         raise ValueError(f"sizes must be one of {sorted(SIZES)}, got {sizes!r}")
     if dci_trees not in metrics.DCI_TREES:
         raise ValueError(f"dci_trees must be one of {metrics.DCI_TREES}, got {dci_trees!r}")
-    if data_source is None and sizes == "standard":
-        data_source = "simulated"
     workdir = Path(workdir)
-    n = train.num_replicas(checkpoint.load_config(workdir))
+    config = checkpoint.load_config(workdir)
+    n = train.num_replicas(config)
     out = Path(out_dir) if out_dir is not None else workdir / "eval"
-    data = GroundTruth(dsprites.load(data_source) if data_source else None)
+    data = dataset_for(config, data_source, sizes=sizes, seed=seed, progress=progress)
     kwargs = dict(seed=seed, sizes=sizes, progress=progress, dci_trees=dci_trees)
     if n == 1:
         if replica not in (None, 0):
@@ -185,6 +165,20 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     return summary
 
 
+def dataset_for(config, data_source: str | None, *, sizes: str = "standard", seed: int = 0,
+                progress: bool = True):
+    """The dataset evaluation reads for a run's ``config`` (see :func:`evaluate`)."""
+    name = datasets.config_dataset(config)
+    channels = datasets.image_channels(config)
+    if data_source is None and name in datasets.DSPRITES_FAMILY:
+        # the run's scream picture, with the simulated grid or the renderer
+        _, image = datasets.split_dsprites_source(config.data_source)
+        return datasets.dsprites_family(name, "simulated" if sizes == "standard" else None,
+                                        image=image, seed=seed, progress=progress)
+    return datasets.load(name, config.data_source if data_source is None else data_source,
+                         channels=channels, seed=seed, progress=progress)
+
+
 def _flat_metrics(report: dict) -> dict:
     return {f"{metric}/{name}": value for metric, values in report["metrics"].items()
             for name, value in values.items()}
@@ -194,6 +188,7 @@ def summarize_replicas(reports: list[dict]) -> dict:
     """Per-replica reports -> ``metrics``: ``"metric/field"`` -> ``values`` (one per
     replica), ``mean``, ``std``; ``active_latents`` per replica; total ``seconds``."""
     flat = [_flat_metrics(r) for r in reports]
+    extra = {k: reports[0][k] for k in ("dataset", "metrics_skipped") if k in reports[0]}
     table = {}
     for key in flat[0]:
         values = [f[key] for f in flat]
@@ -201,23 +196,27 @@ def summarize_replicas(reports: list[dict]) -> dict:
     return dict(workdir=reports[0]["workdir"], config=reports[0]["config"],
                 step=reports[0]["step"], replicas=len(reports), metrics=table,
                 active_latents=[r["active_latents"] for r in reports],
-                seconds=float(sum(sum(r["seconds"].values()) for r in reports)))
+                seconds=float(sum(sum(r["seconds"].values()) for r in reports)), **extra)
 
 
 def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, seed: int,
                   sizes: str, progress: bool, dci_trees: str) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     config, model, params, step = load_model(workdir, replica=replica)
+    if tuple(data.observation_shape) != tuple(model.image_shape):
+        raise checkpoint.CheckpointError(
+            f"the model in {workdir} reads images of shape {tuple(model.image_shape)}, but "
+            f"{data.name} ({data.source}) has {tuple(data.observation_shape)}")
     rng = np.random.default_rng(seed)
 
     # Reconstructions of random images (decoded from the posterior mean).
-    images = data.images(data.sample_factors(16, rng))
+    images = data.sample_images(16, rng)
     code, _ = _posterior(model, params, jnp.asarray(images))
     visualize.save_reconstructions(out_dir / "reconstructions.png", images,
                                    _decode(model, params, code))
 
     # KL per latent (or code spread for a deterministic autoencoder).
-    sample = jnp.asarray(data.images(data.sample_factors(1024, rng)))
+    sample = jnp.asarray(data.sample_images(1024, rng))
     mean, logvar = _posterior(model, params, sample)
     prior = config.get("prior", "gaussian")  # saved configs before priors lack the field
     if logvar is not None:
@@ -231,27 +230,42 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
     visualize.save_kl_bars(out_dir / "kl_per_latent.png", spread)
 
     # Which factor each latent carries (normalised MI), printed on the traversal rows.
-    representation = codes.MemoizedRepresentation(
-        objectives.get(config.objective).representation(model, params), data, progress=progress)
-    table = metrics.latent_factor_table(representation, data, seed=seed,
-                                        **SIZES[sizes].get("latent_factor_table", {}))
-    labels = [f"{f} {max(row):.2f}" for f, row in zip(table["best_factor"], table["nmi"])]
+    skipped = None
+    if not data.has_factors:
+        skipped = f"the {data.name} dataset has no ground-truth factors"
+    elif not data.is_complete:
+        skipped = data.missing_message()
+    representation = objectives.get(config.objective).representation(model, params)
+    table, labels = None, None
+    if skipped is None:
+        if data.deterministic:
+            representation = codes.MemoizedRepresentation(representation, data,
+                                                           progress=progress)
+        table = metrics.latent_factor_table(representation, data, seed=seed,
+                                            **SIZES[sizes].get("latent_factor_table", {}))
+        labels = [f"{f} {max(row):.2f}" for f, row in zip(table["best_factor"], table["nmi"])]
 
     values, z = traversal_codes(model, np.asarray(code[0]), centre, width,
                                 limit=traversal_limit(prior) if logvar is not None else 3.0)
     decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32))
-    decoded = decoded.reshape(len(spread), len(values), 64, 64, 1)
+    decoded = decoded.reshape((len(spread), len(values)) + tuple(model.image_shape))
     visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif", decoded,
                               order, spread, values, labels=labels)
     visualize.save_latent_gifs(out_dir / "traversals", decoded)
 
-    results, seconds = run_metrics(representation, data, seed=seed, sizes=sizes,
-                                   progress=progress, dci_trees=dci_trees)
+    results, seconds = {}, {}
+    if skipped is None:
+        results, seconds = run_metrics(representation, data, seed=seed, sizes=sizes,
+                                       progress=progress, dci_trees=dci_trees)
+    elif progress:
+        print(f"metrics skipped: {skipped}")
     report = dict(workdir=str(workdir), config=config.name, step=int(step), replica=replica,
-                  seed=seed,
+                  seed=seed, dataset=data.name, data_source=data.source,
                   sizes=sizes, dci_trees=dci_trees, metrics=results, seconds=seconds,
                   kl_per_latent=spread.tolist() if logvar is not None else None,
                   active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None,
                   latent_factors=table)
+    if skipped is not None:
+        report["metrics_skipped"] = skipped
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     return report

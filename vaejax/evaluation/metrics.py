@@ -1,12 +1,13 @@
-"""Disentanglement metrics on dSprites.
+"""Disentanglement metrics on any ground-truth dataset.
 
 Each is called as ``metric(representation_fn, data, *, seed, ...)`` and returns
-a dict of floats. ``representation_fn`` maps float32 images (N, 64, 64, 1) to
-codes (N, D) (for a VAE, the encoder mean); ``data`` is the ground-truth
-simulator, :class:`vaejax.data.GroundTruth`. Sizes default to those of
+a dict of floats. ``representation_fn`` maps float32 images (N, H, W, C) to
+codes (N, D) (for a VAE, the encoder mean); ``data`` is a ground-truth
+dataset (:class:`vaejax.data.ground_truth.GroundTruthData`, e.g. dSprites'
+:class:`vaejax.data.GroundTruth`). Sizes default to those of
 disentanglement_lib (Locatello et al. 2019), so numbers compare with the
-literature. The factors are those that vary (shape, scale, orientation,
-posX, posY); wrap ``representation_fn`` in
+literature. The factors are the dataset's scored ones, ``data.varying_factors``
+(dSprites: shape, scale, orientation, posX, posY); wrap ``representation_fn`` in
 :class:`vaejax.evaluation.codes.MemoizedRepresentation` to encode each grid
 image once across metrics.
 """
@@ -183,6 +184,7 @@ def higgins_metric(representation_fn, data, *, seed: int, protocol: str = "paper
       with Adagrad 1e-2 (:func:`fit_softmax_classifier`: batches of 256,
       until the training loss improves by less than 1e-4 relative over 500
       steps, at most 20,000 steps).
+      On a dataset other than dSprites, the classes are all its scored factors.
     * ``"dlib"``: disentanglement_lib's ``dsprites_full`` version: classes
       shape, scale, orientation, posX, posY (chance 20 %), scikit-learn's
       logistic regression (L2, C = 1, lbfgs run to convergence: up to
@@ -199,7 +201,7 @@ def higgins_metric(representation_fn, data, *, seed: int, protocol: str = "paper
     """
     if protocol not in HIGGINS_PROTOCOLS:
         raise ValueError(f"protocol must be one of {HIGGINS_PROTOCOLS}, got {protocol!r}")
-    classes = [data.factor_names.index(name) for name in HIGGINS_CLASSES[protocol]]
+    classes = higgins_classes(data, protocol)
     rng = np.random.default_rng(seed)
     x_train, y_train = higgins_features(representation_fn, data, num_train, rng,
                                         batch_size=batch_size, factors=classes)
@@ -216,6 +218,15 @@ def higgins_metric(representation_fn, data, *, seed: int, protocol: str = "paper
     model.fit(x_train, y_train)
     return dict(train_accuracy=float(model.score(x_train, y_train)),
                 eval_accuracy=float(model.score(x_eval, y_eval)))
+
+
+def higgins_classes(data, protocol: str) -> list[int]:
+    """The factor columns a protocol classifies: :data:`HIGGINS_CLASSES` on dSprites
+    and its variants; every scored factor on other datasets (both protocols)."""
+    names = HIGGINS_CLASSES[protocol]
+    if set(names) <= set(data.factor_names):
+        return [data.factor_names.index(name) for name in names]
+    return list(data.varying_factors)
 
 
 def higgins_metric_dlib(representation_fn, data, **kwargs) -> dict:

@@ -128,9 +128,10 @@ def _heatmap(table: dict) -> str:
     return _figure_img(fig, "latent x factor mutual information")
 
 
-def _metric_rows(metrics: dict, model: str) -> str:
-    refs = {(m, f): references.lookup(m, f, model) for m, fields in metrics.items()
-            for f in fields}
+def _metric_rows(metrics: dict, model: str, dataset: str = "dsprites") -> str:
+    # the published figures are dSprites' (the variants' differ): shown beside dSprites only
+    refs = {(m, f): references.lookup(m, f, model) if dataset == "dsprites" else {}
+            for m, fields in metrics.items() for f in fields}
     sources = [s for s in references.SOURCES if any(s in r for r in refs.values())]
     rows = []
     for (metric, field), ref in refs.items():
@@ -150,11 +151,16 @@ def _fmt(value) -> str:
 
 def _model_section(eval_dir: Path, model: str, heading: str) -> str:
     report = json.loads((eval_dir / "metrics.json").read_text())
+    dataset = report.get("dataset", "dsprites")
     parts = [f"<h2>{html.escape(heading)}</h2>",
-             f"<p>step {report['step']}; metrics at <b>{report['sizes']}</b> sizes, "
-             f"seed {report['seed']}; active latents (KL &gt; 0.1): "
-             f"{report.get('active_latents')}</p>",
-             "<h3>Metrics</h3>", _metric_rows(report["metrics"], model)]
+             f"<p>step {report['step']}; dataset <b>{html.escape(dataset)}</b>; metrics at "
+             f"<b>{report['sizes']}</b> sizes, seed {report['seed']}; active latents "
+             f"(KL &gt; 0.1): {report.get('active_latents')}</p>", "<h3>Metrics</h3>"]
+    if report.get("metrics_skipped"):
+        parts.append(f'<p class="muted">not computed: '
+                     f'{html.escape(report["metrics_skipped"])}</p>')
+    else:
+        parts.append(_metric_rows(report["metrics"], model, dataset))
     if (eval_dir / "reconstructions.png").is_file():
         parts += ["<h3>Reconstructions</h3>",
                   '<p class="muted">rows of images, each followed by its reconstruction</p>',
@@ -207,6 +213,7 @@ def build_report(workdir: str | Path, eval_dir: str | Path | None = None) -> str
     replicas = sorted({r["replica"] for r in records if "replica" in r})
     body = [f"<h1>{html.escape(name)}</h1>",
             f"<p>workdir <code>{html.escape(str(workdir))}</code>; "
+            f"dataset {html.escape(str(config.get('dataset', 'dsprites')))}, "
             f"objective {html.escape(str(config.get('objective')))}, "
             f"architecture {html.escape(str(config.get('architecture')))}, "
             f"{config.get('num_steps')} steps at batch {config.get('batch_size')}</p>",
@@ -230,7 +237,8 @@ def build_report(workdir: str | Path, eval_dir: str | Path | None = None) -> str
             nested.setdefault(metric, {})[field] = entry
         body += [f"<h2>Summary over {summary['replicas']} replicas</h2>",
                  "<p>mean &plusmn; std over replicas; active latents per replica: "
-                 f"{summary['active_latents']}</p>", _metric_rows(nested, model)]
+                 f"{summary['active_latents']}</p>",
+                 _metric_rows(nested, model, summary.get("dataset", "dsprites"))]
     for d in replica_dirs:
         body.append(_model_section(d, model, f"Replica {d.name.split('_')[1]}"))
     if not (eval_dir / "metrics.json").is_file() and not replica_dirs:

@@ -12,8 +12,9 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
-def _to_uint8(images: np.ndarray) -> np.ndarray:
-    """Float images in [0, 1], (..., 64, 64[, 1]) -> uint8 0..255 without the channel."""
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1], (..., H, W, C) -> uint8 0..255: (..., H, W) for one
+    channel, (..., H, W, 3) for colour."""
     images = np.asarray(images)
     if images.shape[-1] == 1:
         images = images[..., 0]
@@ -21,9 +22,10 @@ def _to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def tile(rows: np.ndarray, pad: int = 2, value: int = 128) -> np.ndarray:
-    """uint8 images (R, C, H, W) -> one (R*(H+pad)+pad, C*(W+pad)+pad) picture."""
-    r, c, h, w = rows.shape
-    out = np.full((r * (h + pad) + pad, c * (w + pad) + pad), value, np.uint8)
+    """uint8 images (R, C, H, W) or (R, C, H, W, 3) -> one (R*(H+pad)+pad,
+    C*(W+pad)+pad[, 3]) picture."""
+    r, c, h, w = rows.shape[:4]
+    out = np.full((r * (h + pad) + pad, c * (w + pad) + pad) + rows.shape[4:], value, np.uint8)
     for i in range(r):
         for j in range(c):
             out[pad + i * (h + pad):pad + i * (h + pad) + h,
@@ -35,9 +37,12 @@ def save_reconstructions(path: Path, images: np.ndarray, reconstructions: np.nda
                          *, columns: int = 8) -> None:
     """PNG: rows of originals, each followed by a row of reconstructions (probabilities)."""
     n = len(images) - len(images) % columns
-    orig = _to_uint8(images[:n]).reshape(-1, columns, 64, 64)
-    rec = _to_uint8(reconstructions[:n]).reshape(-1, columns, 64, 64)
-    rows = np.stack([orig, rec], axis=1).reshape(-1, columns, 64, 64)
+    orig = to_uint8(images[:n])
+    rec = to_uint8(reconstructions[:n])
+    frame = orig.shape[1:]
+    orig = orig.reshape((-1, columns) + frame)
+    rec = rec.reshape((-1, columns) + frame)
+    rows = np.stack([orig, rec], axis=1).reshape((-1, columns) + frame)
     picture = Image.fromarray(tile(rows))
     picture.resize((picture.width * 2, picture.height * 2), Image.NEAREST).save(path)
 
@@ -48,14 +53,16 @@ def save_traversals(path_png: Path, path_gif: Path, traversals: np.ndarray, orde
     """Latent traversals.
 
     Args:
-      traversals: (D, V, 64, 64[, 1]) decoded probabilities, latent d set to values[v].
+      traversals: (D, V, H, W, C) decoded probabilities (C = 1 or 3), latent d set to
+        values[v].
       order: latents in the order to show (by KL, largest first).
       kl: (D,) mean KL per latent, printed per row.
       values: (V,) traversal values.
       labels: optional text per latent (e.g. the factor it carries), under its KL.
     """
     d, v = traversals.shape[:2]
-    frames = _to_uint8(traversals)
+    frames = to_uint8(traversals)
+    h, w = frames.shape[2:4]
     fig, axes = plt.subplots(len(order), 1, figsize=(v * 0.8 + 1.6, len(order) * 0.85 + 0.4))
     axes = np.atleast_1d(axes)
     for ax, latent in zip(axes, order):
@@ -74,7 +81,7 @@ def save_traversals(path_png: Path, path_gif: Path, traversals: np.ndarray, orde
     # GIF: one frame per value, all latents side by side (same order), back and forth.
     sweep = list(range(v)) + list(range(v - 2, 0, -1))
     gif_frames = [Image.fromarray(tile(frames[order][:, i][None], pad=2)).resize(
-        ((len(order) * 66 + 2) * 2, 68 * 2), Image.NEAREST) for i in sweep]
+        ((len(order) * (w + 2) + 2) * 2, (h + 4) * 2), Image.NEAREST) for i in sweep]
     gif_frames[0].save(path_gif, save_all=True, append_images=gif_frames[1:], duration=120,
                        loop=0)
 
@@ -84,17 +91,18 @@ def save_latent_gifs(directory: Path, traversals: np.ndarray, *, scale: int = 2)
     as latent d sweeps its values, back and forth.
 
     Args:
-      traversals: (D, V, 64, 64[, 1]) decoded probabilities, as for save_traversals.
+      traversals: (D, V, H, W, C) decoded probabilities, as for save_traversals.
     Returns the D paths, in latent order.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    frames = _to_uint8(traversals)
+    frames = to_uint8(traversals)
     v = frames.shape[1]
     sweep = list(range(v)) + list(range(v - 2, 0, -1))
     paths = []
+    h, w = frames.shape[2:4]
     for d, latent in enumerate(frames):
-        images = [Image.fromarray(latent[i]).resize((64 * scale, 64 * scale), Image.NEAREST)
+        images = [Image.fromarray(latent[i]).resize((w * scale, h * scale), Image.NEAREST)
                   for i in sweep]
         path = directory / f"z{d}.gif"
         images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0)

@@ -14,9 +14,10 @@ An objective is an object with:
   networks' own;
 * ``update_state(config, extra, grads)``: the extra state after one step
   with those gradients;
-* ``batches(data, **kwargs)``: the training batches of a :class:`DSprites`
-  (``kwargs`` as :class:`vaejax.data.pipeline.ShuffledBatches`); shuffled
-  images unless the objective needs others (DC-IGN's one-factor batches);
+* ``batches(data, **kwargs)``: the training batches of a dataset
+  (:class:`vaejax.data.ground_truth.Dataset`; ``kwargs`` as
+  :class:`vaejax.data.pipeline.ShuffledBatches`); shuffled images unless the
+  objective needs others (DC-IGN's one-factor batches);
 * ``optimizer(config)``: the optimizer of ``params``, or None for the one
   ``config.optimizer`` names (InfoGAN's: one Adam per network);
 * ``train_update(config, model, tx, state, images, key)``: one step, the
@@ -24,7 +25,7 @@ An objective is an object with:
   ``loss`` (InfoGAN alternates a discriminator and a generator update);
 * ``architectures``: the ``config.architecture`` values it trains;
 * ``representation(model, params)``: what evaluation scores, images
-  (N, 64, 64, 1) -> codes (N, D); the encoder mean unless it says otherwise;
+  (N, H, W, C) -> codes (N, D); the encoder mean unless it says otherwise;
 * ``state_name`` (the extra state's key in a checkpoint), ``checked_metrics``
   (the metrics a run stops on when not finite), ``uses_prior`` (whether
   ``config.prior`` applies) and ``variational`` (the encoder outputs a
@@ -123,12 +124,10 @@ class Objective:
                              extra=extra), metrics
 
     def batches(self, data, **kwargs):
-        return pipeline.ShuffledBatches(data.imgs, **kwargs)
+        return pipeline.ShuffledBatches(data, **kwargs)
 
     def representation(self, model, params):
-        from vaejax.evaluation import baselines  # pylint: disable=import-outside-toplevel
-
-        return baselines.encoder_representation(model, params)
+        return models.encoder_representation(model, params)
 
     def __repr__(self) -> str:
         return f"<objective {self.name}>"

@@ -17,7 +17,8 @@ class BetaVAE(base.Objective):
         out = base.forward(params, model, config, images, key)
         beta = beta_at(config, step)
         terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=beta,
-                                 prior=base.option(config, "prior"))
+                                 prior=base.option(config, "prior"),
+                                 likelihood=config.likelihood)
         return base.elbo_metrics(terms, beta=beta)
 
 

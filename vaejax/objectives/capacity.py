@@ -18,7 +18,8 @@ class Capacity(base.Objective):
                                           num_steps=config.capacity_steps)
         gamma = base.ramp(config.gamma, base.option(config, "gamma_warmup_steps"), step)
         terms = losses.capacity_elbo(out["logits"], images, out["mean"], out["logvar"],
-                                     gamma=gamma, capacity=capacity)
+                                     gamma=gamma, capacity=capacity,
+                                     likelihood=config.likelihood)
         return base.elbo_metrics(terms, capacity=capacity, gamma=gamma)
 
 

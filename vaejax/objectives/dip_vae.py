@@ -33,7 +33,8 @@ class DIPVAE(base.Objective):
     def loss(self, params, extra_params, model, config, images, key, step):
         out = base.forward(params, model, config, images, key)
         terms = losses.beta_elbo(out["logits"], images, out["mean"], out["logvar"], beta=1.0,
-                                 prior=base.option(config, "prior"))
+                                 prior=base.option(config, "prior"),
+                                 likelihood=config.likelihood)
         cov = losses.dip_covariance(out["mean"], out["logvar"], dip_type=config.dip_type)
         penalty = losses.dip_regularizer(cov, lambda_od=config.lambda_od,
                                          lambda_d=config.lambda_d_factor * config.lambda_od)

@@ -47,7 +47,8 @@ class FactorVAE(base.Objective):
         terms = losses.factor_vae_elbo(out["logits"], images, out["mean"], out["logvar"],
                                        disc.apply({"params": frozen}, out["z"]),
                                        gamma=config.gamma,
-                                       prior=base.option(config, "prior"))
+                                       prior=base.option(config, "prior"),
+                                       likelihood=config.likelihood)
         z = jax.lax.stop_gradient(out["z"])
         both = disc.apply({"params": extra_params},
                           jnp.concatenate([z, losses.permute_dims(jax.random.fold_in(key, 1), z)]))

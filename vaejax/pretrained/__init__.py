@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vaejax import train as _train
 from vaejax import workdir as _workdir
 from vaejax.errors import InputError
 
@@ -67,7 +68,5 @@ def load(name: str):
     ``model`` is a :class:`vaejax.models.Autoencoder`, ``params`` its Flax
     parameters, ``config`` the training config (an ``ml_collections.ConfigDict``).
     """
-    from vaejax.evaluation import evaluate  # pylint: disable=import-outside-toplevel
-
-    config, model, params, _ = evaluate.load_model(path(name))
+    config, model, params, _ = _train.load_model(path(name), read_only=True)
     return model, params, config
