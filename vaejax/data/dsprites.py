@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from vaejax.data import factors
+from vaejax.data import factors, files
 from vaejax.data import renderer as render_lib
 from vaejax.data.ground_truth import GroundTruthData, take_rows
 from vaejax.errors import DataError, DataFileNotFoundError
@@ -153,11 +153,9 @@ class DSpritesData(GroundTruthData):
 # --- simulated ---------------------------------------------------------------
 
 def default_cache_dir() -> Path:
-    """``$VAEJAX_DATA``, else ``$XDG_CACHE_HOME/vaejax``, else ``~/.cache/vaejax``."""
-    if os.environ.get("VAEJAX_DATA"):
-        return Path(os.environ["VAEJAX_DATA"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vaejax"
+    """``$VAEJAX_DATA``, else ``$XDG_CACHE_HOME/vaejax``, else ``~/.cache/vaejax``
+    (:func:`vaejax.data.files.cache_dir`, shared by every dataset)."""
+    return files.cache_dir()
 
 
 def _geometry_tag() -> str:
