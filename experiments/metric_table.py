@@ -10,7 +10,12 @@ protocols of :func:`vaejax.evaluation.metrics.higgins_metric`:
 * ``paper``: each replica scored with ``classifier_seeds`` seeds, the bottom
   half of the replicas x seeds scores dropped, mean ± std of the rest
   (:func:`~vaejax.evaluation.metrics.paper_score`);
-* ``dlib``: one score per replica, mean ± std over replicas.
+* ``dlib``: one score per replica, mean ± std over replicas;
+
+and, per replica, with the metrics that tell a disentangled code from an
+entangled one where the Higgins metric cannot: the FactorVAE score, MIG and
+DCI disentanglement (at the config's ``metric_sizes``; mean ± std over
+replicas; no DCI for raw pixels, 4,096 features).
 
 With the config's ``all`` variant it also trains disentanglement_lib's
 other five models (beta-TCVAE, FactorVAE, AnnealedVAE, DIP-VAE-I and -II)
@@ -25,6 +30,7 @@ stop goes on from the first row not scored.
 """
 
 import importlib
+import importlib.util
 import json
 import subprocess
 import time
@@ -86,13 +92,26 @@ def model_config(name, variant, seed, num_steps, replicas=1, dataset="dsprites",
     return config
 
 
-def score_representations(cfg, data, representations, *, memoize=True, progress=False) -> dict:
-    """Higgins accuracies (%) of one row's replicas under both protocols.
+# The metrics scored beside the Higgins metric: key in scores -> (metric, its result's key)
+STRONG_METRICS = {"factor_vae": (metrics.factor_vae_metric, "eval_accuracy"),
+                  "mig": (metrics.mig, "mig"), "dci": (metrics.dci, "disentanglement")}
+STRONG_LABELS = {"factor_vae": "FactorVAE", "mig": "MIG", "dci": "DCI disentanglement"}
+# Rows a metric does not apply to: DCI's trees on raw pixels' 4,096 features
+NOT_SCORED = {"raw pixels": ("dci",)}
+
+
+def score_representations(cfg, data, representations, *, memoize=True, progress=False,
+                          skip=()) -> dict:
+    """Scores of one row's replicas: Higgins accuracies (%) under both
+    protocols and the FactorVAE score, MIG and DCI disentanglement (0-1).
 
     representations: one per replica. Returns ``paper`` (replicas x
-    classifier seeds) and ``dlib`` (replicas) score lists.
+    classifier seeds) and ``dlib`` (replicas) score lists, and ``factor_vae``,
+    ``mig``, ``dci`` (replicas) but those named in ``skip``.
     """
     paper, dlib = [], []
+    strong = {key: [] for key in STRONG_METRICS if key not in skip}
+    sizes = evaluate.SIZES[cfg.metric_sizes]
     for i, rep in enumerate(representations):
         if memoize:  # each grid image encoded at most once (raw pixels: 4,096-d, not memoised)
             rep = codes.MemoizedRepresentation(rep, data, progress=progress)
@@ -103,7 +122,12 @@ def score_representations(cfg, data, representations, *, memoize=True, progress=
                                                      **kwargs)["eval_accuracy"] for s in seeds])
         dlib.append(100.0 * metrics.higgins_metric(rep, data, seed=seeds[0], protocol="dlib",
                                                    **kwargs)["eval_accuracy"])
-    return dict(paper=paper, dlib=dlib)
+        for key, values in strong.items():
+            fn, result = STRONG_METRICS[key]
+            extra = dict(trees=cfg.dci_trees) if key == "dci" else {}
+            values.append(float(fn(rep, data, seed=seeds[0], **sizes.get(fn.__name__, {}),
+                                   **extra)[result]))
+    return dict(paper=paper, dlib=dlib, **strong)
 
 
 # Rows scored without MemoizedRepresentation: nothing to encode (the factors
@@ -260,6 +284,7 @@ def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None
     resumes from the rows' checkpoints). Delete the file to score every row
     again. ``reuse`` (see :func:`scores_from`): rows taken as they are.
     """
+    check_metric_settings(cfg)
     data = datasets.ground_truth(table_dataset(cfg), cfg.data_source or None,
                                  progress=progress)
     missing = data.missing_message()
@@ -279,7 +304,9 @@ def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None
 
     def score(row, reps):
         scores[row] = dict(score_representations(cfg, data, reps, memoize=row not in UNMEMOIZED,
-                                                 progress=progress), commit=_commit())
+                                                 progress=progress,
+                                                 skip=NOT_SCORED.get(row, ())),
+                           commit=_commit())
         _save_scores(root, cfg, scores)
 
     if any(row not in scores for row in BASELINE_ROWS):
@@ -298,35 +325,56 @@ def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None
     return scores
 
 
+def _mean_std(values) -> dict:
+    values = np.asarray(values, np.float64)
+    return dict(mean=float(values.mean()), std=float(values.std()), n=int(values.size))
+
+
+def check_metric_settings(cfg) -> None:
+    """ConfigError for metric sizes or DCI trees this table cannot use, before
+    any training."""
+    if cfg.metric_sizes not in evaluate.SIZES:
+        raise ConfigError(f"metric_sizes must be one of {sorted(evaluate.SIZES)}, "
+                          f"got {cfg.metric_sizes!r}")
+    if cfg.dci_trees not in metrics.DCI_TREES:
+        raise ConfigError(f"dci_trees must be one of {metrics.DCI_TREES}, got {cfg.dci_trees!r}")
+    if cfg.dci_trees == "lightgbm" and importlib.util.find_spec("lightgbm") is None:
+        raise ConfigError("dci_trees=lightgbm needs LightGBM: pip install 'vaejax[fast-metrics]' "
+                          "(or --config.dci_trees=sklearn)")
+
+
 def summarize(scores: dict, dataset: str = "dsprites") -> dict:
-    """Per row, ``paper`` (the paper's rule over replicas x seeds) and ``dlib`` (mean ±
-    std over replicas) summaries, and the paper's figure (dSprites only); None for
-    missing rows."""
+    """Per row, ``paper`` (the paper's rule over replicas x seeds), ``dlib``,
+    ``factor_vae``, ``mig`` and ``dci`` (mean ± std over replicas) summaries, and
+    the paper's figure (dSprites only); None for missing rows and metrics."""
     rows = {}
     for name in table_rows(scores):
         reference = PAPER.get(name, NO_REFERENCE) if dataset == "dsprites" else NO_REFERENCE
-        if name not in scores:
-            rows[name] = dict(paper=None, dlib=None, reference=reference)
-            continue
-        dlib = np.asarray(scores[name]["dlib"], np.float64)
-        rows[name] = dict(paper=metrics.paper_score(scores[name]["paper"]),
-                          dlib=dict(mean=float(dlib.mean()), std=float(dlib.std()),
-                                    n=int(dlib.size)),
-                          reference=reference)
+        row = scores.get(name)
+        rows[name] = dict(
+            paper=metrics.paper_score(row["paper"]) if row else None,
+            dlib=_mean_std(row["dlib"]) if row else None,
+            **{key: _mean_std(row[key]) if row and row.get(key) else None
+               for key in STRONG_METRICS},
+            reference=reference)
     return rows
 
 
-def _cell(summary):
-    return "not run" if summary is None else (
-        f"{summary['mean']:.2f} ± {summary['std']:.2f}")
+def _cell(summary, digits=2, missing="not run"):
+    return missing if summary is None else (
+        f"{summary['mean']:.{digits}f} ± {summary['std']:.{digits}f}")
 
 
 def format_table(rows: dict, cfg) -> str:
-    """Markdown: both protocols beside the paper's column."""
+    """Markdown: both protocols, FactorVAE, MIG and DCI beside the paper's column."""
     lines = ["| representation | paper protocol (%) | disentanglement_lib protocol (%) | "
-             "Higgins et al. 2017 (%) |", "|---|---|---|---|"]
+             + " | ".join(STRONG_LABELS.values()) + " | Higgins et al. 2017 (%) |",
+             "|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
-        lines.append(f"| {name} | {_cell(r['paper'])} | {_cell(r['dlib'])} | {r['reference']} |")
+        ran = r["paper"] is not None
+        strong = [_cell(r[key], 3, "—" if ran else "not run") for key in STRONG_METRICS]
+        lines.append(f"| {name} | {_cell(r['paper'])} | {_cell(r['dlib'])} | "
+                     f"{' | '.join(strong)} | {r['reference']} |")
     scaling = "features standardised" if cfg.higgins_standardize else "unscaled features"
     dataset = table_dataset(cfg)
     if dataset != "dsprites":
@@ -341,7 +389,10 @@ def format_table(rows: dict, cfg) -> str:
               f"softmax classifier, Adagrad 1e-2; {cfg.replicas} replicas x "
               f"{cfg.classifier_seeds} classifier seeds, bottom half dropped, mean ± std of the "
               "rest. disentanglement_lib protocol: classes shape, scale, orientation, posX, posY; "
-              "logistic regression; mean ± std over replicas."]
+              "logistic regression; mean ± std over replicas. FactorVAE (majority-vote accuracy, "
+              "0-1), MIG and DCI disentanglement: disentanglement_lib's definitions at "
+              f"{cfg.metric_sizes} sizes (DCI's trees: {cfg.dci_trees}), one score per replica, "
+              "mean ± std; — where a metric does not apply (DCI on raw pixels)."]
     return "\n".join(lines)
 
 
@@ -354,7 +405,8 @@ def plot_table(rows: dict, path: Path) -> None:
 
     names = list(rows)
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(11 + 0.9 * (len(names) - len(ROWS)), 4.5))
+    fig, (ax, strong_ax) = plt.subplots(2, 1, figsize=(11 + 0.9 * (len(names) - len(ROWS)), 8.5),
+                                        sharex=True)
     width = 0.27
     for offset, key, label in ((-width, "paper", "vaejax, paper protocol"),
                                (0.0, "dlib", "vaejax, disentanglement_lib protocol")):
@@ -368,10 +420,17 @@ def plot_table(rows: dict, path: Path) -> None:
         if rows[n]["paper"] is None:
             ax.text(i - width / 2, 2, "not\nrun", ha="center", fontsize=7)
     ax.axhline(25, color="k", lw=0.5, ls=":")
-    ax.set_xticks(x, names, rotation=20, ha="right")
     ax.set_ylabel("Higgins metric accuracy (%)")
     ax.set_ylim(0, 105)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
+    for offset, key in zip((-width, 0.0, width), STRONG_METRICS):
+        mean = [rows[n][key]["mean"] if rows[n][key] else np.nan for n in names]
+        std = [rows[n][key]["std"] if rows[n][key] else 0.0 for n in names]
+        strong_ax.bar(x + offset, mean, width, yerr=std, capsize=3, label=STRONG_LABELS[key])
+    strong_ax.set_xticks(x, names, rotation=20, ha="right")
+    strong_ax.set_ylabel("score (0-1)")
+    strong_ax.set_ylim(0, 1.05)
+    strong_ax.legend(loc="upper right", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

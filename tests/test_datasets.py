@@ -399,3 +399,16 @@ def test_evaluation_keeps_the_runs_scream_picture_and_draws_with_the_renderer(tm
     config.dataset, config.data_source = "shapes3d", "npz:/nowhere.npz"
     with pytest.raises(DataFileNotFoundError, match="nowhere.npz"):
         evaluate.dataset_for(config, None, sizes="smoke")
+
+
+def test_writing_npy_renames_only_a_finished_file(tmp_path):
+    target = tmp_path / "cache" / "a.npy"
+    with pytest.raises(RuntimeError):
+        with files.writing_npy(target, np.uint8, (3, 2)) as out:
+            out[:] = 7
+            raise RuntimeError("interrupted")
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    with files.writing_npy(target, np.uint8, (3, 2)) as out:
+        out[:] = np.arange(6).reshape(3, 2)
+    np.testing.assert_array_equal(np.load(target), np.arange(6).reshape(3, 2))
+    assert list(target.parent.iterdir()) == [target]

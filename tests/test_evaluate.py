@@ -37,6 +37,9 @@ def test_evaluate_command_writes_every_file(smoke_workdir):
     assert set(report["metrics"]) == {"higgins", "higgins_dlib", "factor_vae", "mig", "dci",
                                       "sap", "modularity_explicitness"}
     assert report["replica"] is None
+    # The ELBO's terms on 1,024 images: a Bernoulli NLL of a 64 x 64 image, KL >= 0.
+    assert 0 < report["elbo"]["reconstruction"] < 4096 * np.log(2) * 2
+    assert report["elbo"]["kl"] >= 0 and report["elbo"]["images"] == 1024
     for values in report["metrics"].values():
         for v in values.values():
             assert np.isfinite(v)

@@ -30,8 +30,9 @@ def test_table_has_both_protocols_beside_the_paper(tmp_path):
     markdown = (tmp_path / "table.md").read_text()
     # PCA (i = 2): paper keeps the top 3 of 52, 42, 62, 32, 72, 22 -> 52, 62, 72.
     std = np.std([52.0, 62.0, 72.0])
-    assert f"| PCA | 62.00 ± {std:.2f} | 53.00 ± 1.00 | 84.9 ± 0.4 |" in markdown
-    assert "| InfoGAN | not run | not run | 73.5 ± 0.9 |" in markdown
+    assert f"| PCA | 62.00 ± {std:.2f} | 53.00 ± 1.00 | — | — | — | 84.9 ± 0.4 |" in markdown
+    assert ("| InfoGAN | not run | not run | not run | not run | not run | 73.5 ± 0.9 |"
+            in markdown)
     assert "2 replicas x 3 classifier seeds, bottom half dropped" in markdown
     table = json.loads((tmp_path / "table.json").read_text())
     assert list(table["rows"]) == ["ground truth factors", "raw pixels", "PCA", "ICA", "DC-IGN",
@@ -40,11 +41,62 @@ def test_table_has_both_protocols_beside_the_paper(tmp_path):
     assert pca["paper"] == dict(mean=62.0, std=pytest.approx(std), n=3)
     assert pca["dlib"] == dict(mean=53.0, std=1.0, n=2)
     assert pca["reference"] == "84.9 ± 0.4"
-    assert table["rows"]["InfoGAN"] == dict(paper=None, dlib=None, reference="73.5 ± 0.9")
+    assert table["rows"]["InfoGAN"] == dict(paper=None, dlib=None, factor_vae=None, mig=None,
+                                            dci=None, reference="73.5 ± 0.9")
     assert table["seconds"] == 12.5 and table["config"]["replicas"] == 2
     assert "commit" in table
     img = np.asarray(Image.open(tmp_path / "table.png").convert("L"), np.float32)
     assert img.shape[0] > 200 and img.std() > 5
+
+
+def test_table_reports_factor_vae_mig_and_dci_per_row(tmp_path):
+    cfg = metric_table_config.get_config("smoke")
+    scores = _fake_scores()
+    scores["VAE"].update(factor_vae=[0.6, 0.5], mig=[0.05, 0.07], dci=[0.1, 0.2])
+    scores["beta-VAE"].update(factor_vae=[0.8, 0.9], mig=[0.3, 0.2], dci=[0.4, 0.5])
+    scores["raw pixels"].update(factor_vae=[0.4, 0.4], mig=[0.01, 0.03])  # no DCI
+    metric_table.write_outputs(tmp_path, scores, cfg, seconds=1.0)
+    rows = json.loads((tmp_path / "table.json").read_text())["rows"]
+    assert rows["beta-VAE"]["factor_vae"] == dict(mean=pytest.approx(0.85),
+                                                  std=pytest.approx(0.05), n=2)
+    assert rows["beta-VAE"]["mig"]["mean"] == pytest.approx(0.25)
+    assert rows["VAE"]["dci"] == dict(mean=pytest.approx(0.15), std=pytest.approx(0.05), n=2)
+    assert rows["raw pixels"]["dci"] is None and rows["raw pixels"]["mig"]["n"] == 2
+    markdown = (tmp_path / "table.md").read_text()
+    assert "| FactorVAE | MIG | DCI disentanglement |" in markdown.splitlines()[0]
+    assert "| beta-VAE | " in markdown and "| 0.850 ± 0.050 | 0.250 ± 0.050 | 0.450 ± 0.050 |" \
+        in markdown
+    assert "| 0.400 ± 0.000 | 0.020 ± 0.010 | — |" in markdown  # raw pixels: no DCI
+    img = np.asarray(Image.open(tmp_path / "table.png").convert("L"), np.float32)
+    assert img.shape[0] > 800  # the second panel
+
+
+def test_score_representations_gives_every_metric_per_replica():
+    cfg = metric_table_config.get_config("smoke")
+    data = GroundTruth()
+    truth = [metric_table.baselines.GroundTruthFactors(data=data)] * 2
+    scores = metric_table.score_representations(cfg, data, truth, memoize=False)
+    assert len(scores["paper"]) == 2 and len(scores["dlib"]) == 2
+    for key in ("factor_vae", "mig", "dci"):
+        assert len(scores[key]) == 2
+    # The factors themselves: every factor in a dimension of its own.
+    assert min(scores["factor_vae"]) > 0.9 and min(scores["mig"]) > 0.5
+    assert min(scores["dci"]) > 0.7
+    pixels = metric_table.score_representations(cfg, data, truth[:1], memoize=False,
+                                                skip=("dci",))
+    assert "dci" not in pixels and len(pixels["mig"]) == 1
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("metric_sizes", "huge", "metric_sizes must be one of"),
+    ("dci_trees", "xgboost", "dci_trees must be one of")])
+def test_bad_metric_settings_are_named_before_training(field, value, message, tmp_path):
+    cfg = metric_table_config.get_config("smoke")
+    cfg.unlock()
+    cfg[field] = value
+    with pytest.raises(ValueError, match=message):
+        metric_table.score_rows(cfg, tmp_path, progress=False)
+    assert not (tmp_path / "vae").exists()
 
 
 def _run_table(variant, workdir, timeout):
@@ -65,6 +117,9 @@ def test_metric_table_smoke_run(tmp_path):
         # 60 / 40 points: the ground truth is not always at 100 %, but leads every row.
         assert means["ground truth factors"] >= 85
         assert means["ground truth factors"] == max(means.values())
+    for key in ("factor_vae", "mig", "dci"):
+        assert rows["VAE"][key]["n"] == 2 and 0 <= rows["VAE"][key]["mean"] <= 1
+    assert rows["raw pixels"]["dci"] is None and rows["raw pixels"]["mig"] is not None
     # Every model row trained once, as one 2-replica run each.
     for row in ("vae", "beta_vae", "dc_ign", "infogan"):
         config = json.loads((tmp_path / row / "config.json").read_text())
@@ -98,7 +153,8 @@ def test_extra_rows_follow_the_papers_without_a_reference(tmp_path):
     assert list(table["rows"])[9:] == ["DIP-VAE-II"]
     assert table["rows"]["DIP-VAE-II"]["reference"] == "—"
     assert table["rows"]["DIP-VAE-II"]["dlib"] == dict(mean=80.0, std=5.0, n=2)
-    assert "| DIP-VAE-II | 85.00 ± 5.00 | 80.00 ± 5.00 | — |" in (tmp_path / "table.md").read_text()
+    assert "| DIP-VAE-II | 85.00 ± 5.00 | 80.00 ± 5.00 | — | — | — | — |" in (
+        tmp_path / "table.md").read_text()
     assert (tmp_path / "table.png").stat().st_size > 0
 
 
@@ -163,7 +219,7 @@ def test_a_stopped_table_scores_only_the_rows_it_had_not_finished(tmp_path, monk
     calls = dict(score=0, baselines=0)
     trained = []
 
-    def fake_score(cfg, data, reps, *, memoize=True, progress=False):
+    def fake_score(cfg, data, reps, *, memoize=True, progress=False, skip=()):
         calls["score"] += 1
         if calls["score"] == stop_at:
             raise KeyboardInterrupt

@@ -282,40 +282,56 @@ def test_sap_and_modularity_on_known_matrices():
     assert metrics.modularity(np.array([[1.0, 1.0, 0.0], [0, 0, 0]])) == pytest.approx(0.25)
 
 
-def _svm_accuracy_by_scipy(x_train, y_train, x_test, y_test, c):
+def _svm_accuracy_by_scipy(x_train, y_train, x_test, y_test, c, balanced=True):
     """One-feature one-vs-rest linear SVM (squared hinge, L2 on weight and
-    intercept, as liblinear), each class's problem solved with scipy's L-BFGS."""
+    intercept, as liblinear), each class's problem solved with scipy's L-BFGS.
+    Balanced: class k's points cost c * n / (K n_k) as liblinear weights them
+    (both classes of a binary problem; the positive class of each one-vs-rest
+    problem, the rest at c)."""
     from scipy.optimize import minimize
 
-    def fit(sign):
+    classes, counts = np.unique(y_train, return_counts=True)
+    weight = dict(zip(classes, len(y_train) / (len(classes) * counts) if balanced
+                      else np.ones(len(classes))))
+
+    def fit(sign, cost):
         def objective(p):
             margin = np.maximum(0.0, 1.0 - sign * (p[0] * x_train + p[1]))
-            grad_m = -2 * c * margin * sign
-            return (0.5 * (p @ p) + c * np.sum(margin ** 2),
+            grad_m = -2 * cost * margin * sign
+            return (0.5 * (p @ p) + np.sum(cost * margin ** 2),
                     p + np.array([grad_m @ x_train, grad_m.sum()]))
         return minimize(objective, np.zeros(2), jac=True, method="L-BFGS-B",
                         options=dict(gtol=1e-12, ftol=1e-15, maxiter=10_000)).x
 
-    classes = np.unique(y_train)
     if len(classes) == 2:
-        w, b = fit(np.where(y_train == classes[1], 1.0, -1.0))
+        cost = c * np.vectorize(weight.get)(y_train)
+        w, b = fit(np.where(y_train == classes[1], 1.0, -1.0), cost)
         pred = classes[(w * x_test + b > 0).astype(int)]
     else:
-        params = np.array([fit(np.where(y_train == k, 1.0, -1.0)) for k in classes])
+        params = np.array([fit(np.where(y_train == k, 1.0, -1.0),
+                               np.where(y_train == k, c * weight[k], c)) for k in classes])
         pred = classes[np.argmax(params[:, :1] * x_test[None] + params[:, 1:], axis=0)]
     return np.mean(pred == y_test)
 
 
 def test_sap_scores_against_a_second_svm_solver():
+    """Unbalanced classes, where disentanglement_lib's class_weight="balanced"
+    changes the scores (an unweighted SVM at C = 0.01 predicts the majority)."""
     rng = np.random.default_rng(0)
-    y = np.stack([rng.integers(0, 2, 600), rng.integers(0, 4, 600)], axis=1)
+    y = np.stack([rng.choice(2, 600, p=[0.85, 0.15]),
+                  rng.choice(4, 600, p=[0.55, 0.25, 0.15, 0.05])], axis=1)
     z = np.stack([y[:, 0] + 0.6 * rng.normal(size=600), 0.5 * y[:, 1] + 0.3 * rng.normal(size=600),
                   rng.normal(size=600)], axis=1)
     scores = metrics.sap_scores(z[:400], y[:400], z[400:], y[400:], svm_c=0.01)
-    expected = np.array([[_svm_accuracy_by_scipy(z[:400, i], y[:400, k], z[400:, i], y[400:, k],
-                                                 0.01) for k in range(2)] for i in range(3)])
+
+    def reference(balanced):
+        return np.array([[_svm_accuracy_by_scipy(z[:400, i], y[:400, k], z[400:, i], y[400:, k],
+                                                 0.01, balanced) for k in range(2)]
+                         for i in range(3)])
+
     # liblinear stops at tol 1e-4: allow one test point of difference per cell.
-    np.testing.assert_allclose(scores, expected, atol=1 / 200 + 1e-9)
+    np.testing.assert_allclose(scores, reference(True), atol=1 / 200 + 1e-9)
+    assert np.abs(scores - reference(False)).max() > 0.05  # the weighting matters here
     assert scores[0, 0] > 0.75 and scores[1, 1] > 0.5  # informative cells are learnt
 
 
@@ -395,7 +411,8 @@ def test_ica_baseline_gives_unit_variance_sources_on_its_fit_images():
 
 
 def test_explicitness_against_rank_auc():
-    """Second computation: one-vs-rest ROC AUC from ranks (Mann-Whitney U)."""
+    """Second computation: one-vs-rest ROC AUC from ranks (Mann-Whitney U), on
+    codes standardised by hand."""
     from scipy import stats
     from sklearn import linear_model
 
@@ -403,8 +420,12 @@ def test_explicitness_against_rank_auc():
     y = np.stack([rng.integers(0, 3, 400), rng.integers(0, 2, 400)], 1)
     z = np.stack([y[:, 0] + rng.normal(0, 0.8, 400), y[:, 1] - rng.normal(0, 1.0, 400),
                   rng.normal(size=400)], 1)
+    z = z * [100.0, 0.01, 1.0] + [5.0, -3.0, 0.0]  # unlike scales: standardising matters
     train, test = slice(0, 250), slice(250, None)
     out = metrics._explicitness(z[train], y[train], z[test], y[test], 0)
+    # disentanglement_lib z-scores every code with the training split's statistics
+    mean, std = z[train].mean(axis=0), z[train].std(axis=0)
+    z = (z - mean) / std
 
     def auc(labels, scores):  # P(score of a positive > score of a negative), ties halved
         ranks = stats.rankdata(scores)
@@ -421,6 +442,22 @@ def test_explicitness_against_rank_auc():
                                        for i, c in enumerate(model.classes_)]))
         assert out[key] == pytest.approx(np.mean(per_factor), rel=1e-9)
     assert 0.5 < out["explicitness_test"] < 1.0
+
+
+def test_explicitness_does_not_depend_on_the_codes_scale():
+    rng = np.random.default_rng(1)
+    y = np.stack([rng.integers(0, 3, 400), rng.integers(0, 2, 400)], 1)
+    z = np.stack([y[:, 0] + rng.normal(0, 0.8, 400), y[:, 1] - rng.normal(0, 1.0, 400),
+                  rng.normal(size=400)], 1)
+    plain = metrics._explicitness(z[:250], y[:250], z[250:], y[250:], 0)
+    for scale, shift in ((100.0, 0.0), (0.01, 7.0)):
+        moved = metrics._explicitness(z[:250] * scale + shift, y[:250], z[250:] * scale + shift,
+                                      y[250:], 0)
+        for key in plain:
+            assert moved[key] == pytest.approx(plain[key], abs=1e-6), (scale, key)
+    constant = np.hstack([z, np.ones((400, 1))])  # a dead latent: no division by zero
+    out = metrics._explicitness(constant[:250], y[:250], constant[250:], y[250:], 0)
+    assert np.isfinite(out["explicitness_test"])
 
 
 def test_factor_vae_metric_against_a_loop():

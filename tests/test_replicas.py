@@ -225,6 +225,10 @@ def test_evaluate_writes_each_replica_and_a_summary(tmp_path):
         values = [r["metrics"][metric][name] for r in reports]
         assert summary["metrics"][key]["values"] == values
         assert summary["metrics"][key]["mean"] == pytest.approx(np.mean(values))
+    for key in ("reconstruction", "kl"):
+        values = [r["elbo"][key] for r in reports]
+        assert summary["elbo"][key]["values"] == values
+        assert summary["elbo"][key]["std"] == pytest.approx(np.std(values))
     assert json.loads((tmp_path / "eval" / "summary.json").read_text()) == summary
     # A single replica on request, into its own directory only.
     one = evaluate.evaluate(tmp_path, sizes="smoke", progress=False, dci_trees="lightgbm",

@@ -21,7 +21,6 @@ import functools
 import hashlib
 import os
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from tqdm.auto import tqdm
 
 from vaejax.data import factors, files
 from vaejax.data import renderer as render_lib
-from vaejax.data.ground_truth import GroundTruthData, take_rows
+from vaejax.data.ground_truth import GroundTruthData, lookup_rows, take_rows
 from vaejax.errors import DataError, DataFileNotFoundError
 
 _IMG_SHAPE = (factors.IMAGE_SIZE, factors.IMAGE_SIZE)
@@ -81,10 +80,7 @@ class DSprites:
         if self.is_complete:
             rows = wanted
         else:
-            held, order = self._sorted_index
-            pos = np.clip(np.searchsorted(held, wanted, sorter=order), 0, len(held) - 1)
-            rows = order[pos]
-            missing = held[rows] != wanted
+            rows, missing = lookup_rows(*self._sorted_index, wanted)
             if missing.any():
                 raise KeyError(
                     f"{int(missing.sum())} requested factor combinations are not in "
@@ -174,12 +170,7 @@ def simulated_cache_path(cache_dir: str | os.PathLike | None = None) -> Path:
 def build_simulated(path: str | os.PathLike, *, chunk_size: int = 16384,
                     progress: bool = True) -> None:
     """Renders all 737,280 images into ``path`` (a .npy file), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        imgs = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.uint8, shape=(factors.NUM_IMAGES,) + _IMG_SHAPE)
+    with files.writing_npy(Path(path), np.uint8, (factors.NUM_IMAGES,) + _IMG_SHAPE) as imgs:
         with tqdm(total=factors.NUM_IMAGES, unit="img", disable=not progress,
                   desc="Rendering dSprites") as bar:
             for start in range(0, factors.NUM_IMAGES, chunk_size):
@@ -187,12 +178,6 @@ def build_simulated(path: str | os.PathLike, *, chunk_size: int = 16384,
                 imgs[start:stop] = render_lib.render(
                     factors.index_to_classes(np.arange(start, stop)))
                 bar.update(stop - start)
-        imgs.flush()
-        del imgs
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def simulated(cache_dir: str | os.PathLike | None = None, *,
@@ -278,30 +263,12 @@ def load_npz(path: str | os.PathLike) -> DSprites:
     """
     path = _existing(path)
     source = f"npz:{path}"
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic != b"PK\x03\x04":
-        hint = " (it looks like a pickle)" if magic[:1] == b"\x80" else ""
-        raise DataError(f"{source}: not an .npz (zip) archive{hint}")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{source}: not a readable .npz file, truncated or corrupt "
-                        f"({err})") from None
-    with archive:
-        missing = {"imgs", "latents_classes", "latents_values"} - set(archive.files)
-        if missing:
-            raise DataError(f"{source}: missing keys {sorted(missing)} "
-                            f"(found {sorted(archive.files)})")
-        arrays = {}
-        for key in ("imgs", "latents_classes", "latents_values"):
-            try:
-                arrays[key] = archive[key]
-            except ValueError as err:
-                raise DataError(f"{source}: '{key}' is stored as pickled objects, which "
-                                f"are not loaded (allow_pickle=False): {err}") from None
-            except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as err:
-                raise DataError(f"{source}: '{key}' is truncated or corrupt ({err})") from None
+    keys = ("imgs", "latents_classes", "latents_values")
+    found = files.npz_keys(path)
+    missing = set(keys) - set(found)
+    if missing:
+        raise DataError(f"{source}: missing keys {sorted(missing)} (found {sorted(found)})")
+    arrays = {key: files.npz_array(path, key) for key in keys}
     data = _validated(arrays["imgs"], arrays["latents_classes"], arrays["latents_values"], source)
     _check_binary(data.imgs, source)
     return data

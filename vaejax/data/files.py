@@ -9,6 +9,7 @@ the file and what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import zipfile
@@ -54,6 +55,24 @@ def cache_path(tag: str, *paths: Path, suffix: str = ".npy") -> Path:
         st = p.stat()
         h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
     return cache_dir() / f"{tag}_{h.hexdigest()[:12]}{suffix}"
+
+
+@contextlib.contextmanager
+def writing_npy(target: Path, dtype, shape: tuple):
+    """Yields a writable memory-mapped ``.npy`` array that becomes ``target`` only
+    when the block ends without an error (written under a temporary name, then
+    renamed): an interrupted write leaves no half-filled cache file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=tuple(shape))
+        yield out
+        out.flush()
+        del out
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def _open_npz(path: Path) -> zipfile.ZipFile:
@@ -119,10 +138,7 @@ def _read_exact(stream, nbytes: int, source: str, key: str) -> bytes:
 
 
 def _stream_to_npy(member, target: Path, shape, dtype, source: str, key: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=tuple(shape))
+    with writing_npy(target, dtype, shape) as out:
         flat = out.reshape(-1)
         chunk = max(1, (64 << 20) // dtype.itemsize)
         with tqdm(total=flat.size * dtype.itemsize, unit="B", unit_scale=True,
@@ -132,12 +148,7 @@ def _stream_to_npy(member, target: Path, shape, dtype, source: str, key: str) ->
                 raw = _read_exact(member, (stop - start) * dtype.itemsize, source, key)
                 flat[start:stop] = np.frombuffer(raw, dtype)
                 bar.update(len(raw))
-        out.flush()
-        del out, flat
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        del flat
 
 
 def hdf5_arrays(path: Path, keys: tuple[str, ...], what: str, *,
@@ -163,21 +174,11 @@ def hdf5_arrays(path: Path, keys: tuple[str, ...], what: str, *,
                     continue
                 target = cache_path(f"{cache_tag}_{k}", path)
                 if not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-                    try:
-                        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=ds.dtype,
-                                                       shape=ds.shape)
+                    with writing_npy(target, ds.dtype, ds.shape) as mm:
                         step = max(1, (64 << 20) // max(1, mm[0].nbytes))
                         for start in tqdm(range(0, len(ds), step), desc=f"Copying {k} into "
                                           "the cache"):
                             mm[start:start + step] = ds[start:start + step]
-                        mm.flush()
-                        del mm
-                        os.replace(tmp, target)
-                    finally:
-                        if tmp.exists():
-                            tmp.unlink()
                 out[k] = np.load(target, mmap_mode="r")
     except OSError as err:
         raise DataError(f"{source}: not a readable HDF5 file, truncated or corrupt "
@@ -234,11 +235,7 @@ def load_pictures(files: list[Path], *, size: int, channels: int, crop: int | No
                 return out
         except (ValueError, OSError):
             pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                        shape=(len(files), size, size, channels))
+    with writing_npy(target, np.uint8, (len(files), size, size, channels)) as out:
         for i, p in enumerate(tqdm(files, desc=f"Reading {tag} pictures", unit="img",
                                    disable=not progress or len(files) < 1000)):
             try:
@@ -248,12 +245,6 @@ def load_pictures(files: list[Path], *, size: int, channels: int, crop: int | No
                     out[i] = np.asarray(picture, np.uint8).reshape(size, size, channels)
             except (UnidentifiedImageError, OSError, ValueError) as err:
                 raise DataError(f"{source}: {p} is not a readable picture ({err})") from None
-        out.flush()
-        del out
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return np.load(target, mmap_mode="r")
 
 

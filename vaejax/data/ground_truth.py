@@ -262,10 +262,7 @@ class ArrayGroundTruth(GroundTruthData):
         wanted = self.classes_to_index(classes)
         if self._in_grid_order:
             return wanted
-        pos = np.clip(np.searchsorted(self._held, wanted, sorter=self._order), 0,
-                      len(self._held) - 1)
-        rows = self._order[pos]
-        missing = self._held[rows] != wanted
+        rows, missing = lookup_rows(self._held, self._order, wanted)
         if missing.any():
             example = self.index_to_classes(wanted[missing][:1])[0].tolist()
             raise DataError(f"{int(missing.sum())} requested factor combinations are not in "
@@ -276,6 +273,16 @@ class ArrayGroundTruth(GroundTruthData):
 
     def images_uint8(self, classes, rng=None) -> np.ndarray:
         return take_rows(self.imgs, self.rows_for(classes))
+
+
+def lookup_rows(held: np.ndarray, order: np.ndarray,
+                wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the grid indices ``wanted`` (N,) among ``held`` (M,) (unique, sorted
+    by ``order``): (rows (N,), missing (N,) bool, True where not held; its row is
+    then meaningless)."""
+    pos = np.clip(np.searchsorted(held, wanted, sorter=order), 0, len(held) - 1)
+    rows = order[pos]
+    return rows, held[rows] != wanted
 
 
 def take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:

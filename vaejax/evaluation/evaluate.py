@@ -96,6 +96,19 @@ def _decode(model, params, z):
     return np.asarray(jax.nn.sigmoid(logits))
 
 
+def reconstruction_and_kl(model, params, images, key, *, likelihood: str = "bernoulli",
+                          prior: str = "gaussian") -> tuple[float, float]:
+    """The ELBO's two terms on ``images`` (B, H, W, C) in [0, 1], averaged over the
+    batch: (reconstruction nats, decoded from one posterior sample drawn with
+    ``key``; KL nats from the prior, summed over latents)."""
+    mean, logvar = _posterior(model, params, images)
+    z = losses.reparameterize(key, mean, logvar)
+    logits = model.apply({"params": params}, z, method=models.Autoencoder.decode)
+    rec = losses.reconstruction_nll(logits, images, likelihood=likelihood)
+    kl = jnp.sum(losses.prior_kl_per_dimension(mean, logvar, prior=prior), axis=-1)
+    return float(jnp.mean(rec)), float(jnp.mean(kl))
+
+
 def run_metrics(representation_fn, data, *, seed: int, sizes: str = "standard",
                 progress: bool = True, dci_trees: str = "sklearn") -> tuple[dict, dict]:
     """Every metric on one representation (memoised where the dataset allows):
@@ -193,9 +206,15 @@ def summarize_replicas(reports: list[dict]) -> dict:
     for key in flat[0]:
         values = [f[key] for f in flat]
         table[key] = dict(values=values, mean=float(np.mean(values)), std=float(np.std(values)))
+    elbo = {}
+    if all(r.get("elbo") for r in reports):
+        for key in ("reconstruction", "kl"):
+            values = [r["elbo"][key] for r in reports]
+            elbo[key] = dict(values=values, mean=float(np.mean(values)),
+                             std=float(np.std(values)))
     return dict(workdir=reports[0]["workdir"], config=reports[0]["config"],
                 step=reports[0]["step"], replicas=len(reports), metrics=table,
-                active_latents=[r["active_latents"] for r in reports],
+                elbo=elbo or None, active_latents=[r["active_latents"] for r in reports],
                 seconds=float(sum(sum(r["seconds"].values()) for r in reports)), **extra)
 
 
@@ -219,10 +238,15 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
     sample = jnp.asarray(data.sample_images(1024, rng))
     mean, logvar = _posterior(model, params, sample)
     prior = config.get("prior", "gaussian")  # saved configs before priors lack the field
+    elbo = None
     if logvar is not None:
         spread = np.asarray(jnp.mean(losses.prior_kl_per_dimension(mean, logvar, prior=prior),
                                      axis=0))
         centre, width = np.zeros(spread.shape), np.ones(spread.shape)
+        rec, kl = reconstruction_and_kl(model, params, sample, jax.random.key(seed),
+                                        likelihood=config.get("likelihood", "bernoulli"),
+                                        prior=prior)
+        elbo = dict(reconstruction=rec, kl=kl, images=int(len(sample)))
     else:
         spread = np.asarray(jnp.std(mean, axis=0))
         centre, width = np.asarray(jnp.mean(mean, axis=0)), spread
@@ -264,7 +288,7 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
                   sizes=sizes, dci_trees=dci_trees, metrics=results, seconds=seconds,
                   kl_per_latent=spread.tolist() if logvar is not None else None,
                   active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None,
-                  latent_factors=table)
+                  elbo=elbo, latent_factors=table)
     if skipped is not None:
         report["metrics_skipped"] = skipped
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))

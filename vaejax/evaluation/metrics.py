@@ -369,7 +369,8 @@ def modularity_explicitness(representation_fn, data, *, seed: int, num_train: in
 
     Modularity: each code dimension should carry information (20-bin
     histogram MI) about one factor only. Explicitness: mean ROC AUC of a
-    one-vs-rest logistic regression predicting each factor from the code.
+    one-vs-rest logistic regression predicting each factor from the code,
+    standardised with the training codes' mean and std (:func:`standardize`).
 
     Returns ``modularity``, ``explicitness_train``, ``explicitness_test``.
     """
@@ -391,7 +392,17 @@ def modularity(mi: np.ndarray) -> float:
     return float(score.mean())
 
 
+def standardize(z_train, z_test):
+    """Both (N, D) code sets z-scored with the training set's mean and std, as
+    disentanglement_lib's ``normalize_data``; a constant dimension (std 0,
+    where disentanglement_lib divides by zero) keeps std 1."""
+    mean, std = z_train.mean(axis=0), z_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (z_train - mean) / std, (z_test - mean) / std
+
+
 def _explicitness(z_train, y_train, z_test, y_test, seed) -> dict:
+    z_train, z_test = standardize(z_train, z_test)
     train, test = [], []
     for k in range(y_train.shape[1]):
         model = linear_model.LogisticRegression(max_iter=1000, random_state=seed)
@@ -498,7 +509,8 @@ def dci_completeness(importance: np.ndarray) -> float:
 def sap(representation_fn, data, *, seed: int, num_train: int = 10_000,
         num_test: int = 5_000, svm_c: float = 0.01) -> dict:
     """Separated Attribute Predictability (Kumar et al. 2018), as disentanglement_lib:
-    score (i, k) is the test accuracy of a linear SVM (C = 0.01) predicting
+    score (i, k) is the test accuracy of a linear SVM (C = 0.01, classes
+    weighted inversely to their frequency) predicting
     factor k from code dimension i; SAP is the mean over factors of the gap
     between the two best dimensions. Returns ``sap``."""
     rng = np.random.default_rng(seed)
@@ -511,13 +523,14 @@ def sap(representation_fn, data, *, seed: int, num_train: int = 10_000,
 def sap_scores(z_train, y_train, z_test, y_test, *, svm_c: float = 0.01,
                seed: int = 0) -> np.ndarray:
     """(D, K) test accuracies of a linear SVM predicting each factor from each
-    single code dimension. z: (N, D) codes, y: (N, K) integer factors."""
+    single code dimension, with ``class_weight="balanced"`` as disentanglement_lib.
+    z: (N, D) codes, y: (N, K) integer factors."""
     scores = np.zeros((z_train.shape[1], y_train.shape[1]))
     for i in range(z_train.shape[1]):
         for k in range(y_train.shape[1]):
             if np.ptp(z_train[:, i]) == 0:
                 continue  # a constant dimension predicts nothing
-            model = svm.LinearSVC(C=svm_c, random_state=seed)
+            model = svm.LinearSVC(C=svm_c, class_weight="balanced", random_state=seed)
             model.fit(z_train[:, i:i + 1], y_train[:, k])
             scores[i, k] = model.score(z_test[:, i:i + 1], y_test[:, k])
     return scores
