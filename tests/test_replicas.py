@@ -13,7 +13,7 @@ import pytest
 
 from vaejax import architectures, checkpoint, objectives, train
 from vaejax.data import ShuffledBatches, dsprites
-from vaejax.evaluation import evaluate
+from vaejax.evaluation import evaluate, report
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,6 +230,16 @@ def test_evaluate_writes_each_replica_and_a_summary(tmp_path):
         assert summary["elbo"][key]["values"] == values
         assert summary["elbo"][key]["std"] == pytest.approx(np.std(values))
     assert json.loads((tmp_path / "eval" / "summary.json").read_text()) == summary
+    # The replicas ranked without labels; the report marks the chosen one.
+    ranking = json.loads((tmp_path / "eval" / "udr.json").read_text())
+    lasso = ranking["scores"]["lasso"]
+    assert len(lasso) == 2 and ranking["chosen"] == int(np.argmax(lasso))
+    assert summary["udr"]["chosen"] == ranking["chosen"]
+    assert summary["udr"]["scores"] == ranking["scores"]
+    assert ranking["pairwise"]["spearman"][0][0] is None
+    page = report.build_report(tmp_path)
+    assert f"Replica {ranking['chosen']} (chosen by UDR)" in page
+    assert "UDR (Lasso)" in page
     # A single replica on request, into its own directory only.
     one = evaluate.evaluate(tmp_path, sizes="smoke", progress=False, dci_trees="lightgbm",
                             replica=1, seed=5)

@@ -98,7 +98,11 @@ def test_replicated_run_has_a_summary_and_a_section_per_replica(tmp_path):
     evaluate.evaluate(tmp_path, sizes="smoke", progress=False)
     text = report.build_report(tmp_path)
     assert "Summary over 2 replicas" in text
-    assert "<h2>Replica 0</h2>" in text and "<h2>Replica 1</h2>" in text
+    headings = re.findall(r"<h2>Replica (\d)( \(chosen by UDR\))?</h2>", text)
+    assert [h[0] for h in headings] == ["0", "1"]
+    chosen = json.loads((tmp_path / "eval" / "udr.json").read_text())["chosen"]
+    assert [bool(h[1]) for h in headings] == [chosen == 0, chosen == 1]
+    assert "Which replica: unsupervised ranking (UDR)" in text
     assert text.count("<img ") == 2 + 2 * IMAGES_PER_MODEL  # curves per replica, then the two
 
 

@@ -4,7 +4,8 @@ Reads only what training wrote (``config.json`` and the Orbax checkpoints)
 and writes into ``workdir/eval/`` (``eval/replica_<i>/`` per replica of a
 replicated run, and ``eval/summary.json``): ``reconstructions.png``,
 ``traversals.png``, ``traversals.gif`` (all latents), ``traversals/z<d>.gif``
-(one per latent), ``kl_per_latent.png`` and ``metrics.json``. ``out_dir``
+(one per latent), ``kl_per_latent.png`` and ``metrics.json``; for replicas
+also ``eval/udr.json``, their unsupervised ranking (:mod:`udr`). ``out_dir``
 writes elsewhere (for a workdir that must stay as it is, such as a shipped
 pretrained model).
 """
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 
 from vaejax import checkpoint, losses, models, objectives, pretrained, train
 from vaejax.data import datasets
-from vaejax.evaluation import codes, metrics, visualize
+from vaejax.evaluation import codes, metrics, udr, visualize
 
 # Metric sizes: "standard" are disentanglement_lib's (the defaults of each
 # metric); "reduced" is a quicker protocol for CPU runs; "smoke" for tests.
@@ -174,8 +175,49 @@ def evaluate(workdir: str | Path, *, seed: int = 0, sizes: str = "standard",
     reports = [_evaluate_one(workdir, i, out / f"replica_{i}", data, **kwargs)
                for i in range(n)]
     summary = summarize_replicas(reports)
+    ranking = udr_ranking([(workdir, i) for i in range(n)], data, seed=seed)
+    (out / "udr.json").write_text(json.dumps(ranking, indent=2))
+    summary["udr"] = {k: ranking[k] for k in ("chosen", "scores", "skipped") if k in ranking}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+UDR_IMAGES = 1000  # disentanglement_lib's udr configuration
+
+
+def udr_ranking(models: list[tuple[Path, int | None]], data, *, seed: int = 0,
+                num_images: int = UDR_IMAGES) -> dict:
+    """The UDR of models of one setting (:mod:`vaejax.evaluation.udr`): each
+    ``(workdir, replica)`` encodes the same ``num_images`` images of ``data``
+    (drawn with ``seed``), labels not used.
+
+    Returns ``models`` (their names), ``scores`` (method -> one per model),
+    ``pairwise``, ``informative`` (latents per model with mean KL > 0.01
+    nats), and ``chosen``: the index of the best model by the Lasso UDR, the
+    paper's main variant. Models without a posterior variance
+    (deterministic autoencoders) have no KL: then ``skipped`` says so."""
+    images = jnp.asarray(data.sample_images(num_images, np.random.default_rng(seed)))
+    names, means, kls = [], [], []
+    for workdir, replica in models:
+        config, model, params, _ = load_model(workdir, replica=replica)
+        names.append(str(workdir) if replica is None else f"{workdir} replica {replica}")
+        mean, logvar = _posterior(model, params, images)
+        if logvar is None:
+            return dict(models=names, skipped=f"{names[-1]} is a deterministic autoencoder: "
+                        "UDR needs each latent's KL from the prior")
+        prior = config.get("prior", "gaussian")
+        means.append(np.asarray(mean))
+        kls.append(np.asarray(jnp.mean(losses.prior_kl_per_dimension(mean, logvar, prior=prior),
+                                       axis=0)))
+    out = dict(models=names, images=num_images, seed=seed, scores={}, pairwise={})
+    for method in udr.METHODS:
+        result = udr.udr(means, kls, method=method, seed=seed)
+        out["scores"][method] = result["scores"]
+        out["pairwise"][method] = [[None if np.isnan(v) else v for v in row]
+                                   for row in result["pairwise"]]  # JSON has no NaN
+        out["informative"] = result["informative"]
+    out["chosen"] = int(np.argmax(out["scores"]["lasso"]))
+    return out
 
 
 def dataset_for(config, data_source: str | None, *, sizes: str = "standard", seed: int = 0,

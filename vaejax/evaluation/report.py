@@ -191,6 +191,37 @@ def _model_section(eval_dir: Path, model: str, heading: str) -> str:
     return "\n".join(parts)
 
 
+def _udr_section(ranking: dict, replica_dirs: list[Path]) -> str:
+    """The replicas ranked by UDR (no labels), beside their supervised scores."""
+    parts = ["<h2>Which replica: unsupervised ranking (UDR)</h2>"]
+    if ranking.get("skipped"):
+        return parts[0] + f'<p class="muted">not computed: {html.escape(ranking["skipped"])}</p>'
+    supervised = {}
+    for d in replica_dirs:
+        metrics = json.loads((d / "metrics.json").read_text()).get("metrics", {})
+        supervised[int(d.name.split("_")[1])] = metrics
+    rows = []
+    scores = ranking["scores"]
+    for i in np.argsort(-np.array(scores["lasso"])):
+        m = supervised.get(int(i), {})
+        fvae = m.get("factor_vae", {}).get("eval_accuracy")
+        mig = m.get("mig", {}).get("mig")
+        mark = " &#9733; chosen" if i == ranking["chosen"] else ""
+        rows.append(f"<tr><td>{i}{mark}</td><td class=\"num\">{scores['lasso'][i]:.3f}</td>"
+                    f"<td class=\"num\">{scores['spearman'][i]:.3f}</td>"
+                    f"<td class=\"num\">{ranking['informative'][i]}</td>"
+                    f"<td class=\"num\">{'' if fvae is None else f'{fvae:.3f}'}</td>"
+                    f"<td class=\"num\">{'' if mig is None else f'{mig:.3f}'}</td></tr>")
+    parts += ["<p>UDR (Duan et al. 2020) scores each replica by how alike the other seeds "
+              "encode the same images, up to permutation and sign, with no labels; the chosen "
+              f"replica has the highest Lasso UDR ({ranking['images']} images). The supervised "
+              "scores beside it are for comparison.</p>",
+              "<table><tr><th>replica</th><th>UDR (Lasso)</th><th>UDR (Spearman)</th>"
+              "<th>informative latents</th><th>FactorVAE</th><th>MIG</th></tr>"
+              + "".join(rows) + "</table>"]
+    return "\n".join(parts)
+
+
 def _config_table(config: dict) -> str:
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(json.dumps(v))}</td></tr>"
                    for k, v in sorted(config.items()))
@@ -239,8 +270,15 @@ def build_report(workdir: str | Path, eval_dir: str | Path | None = None) -> str
                  "<p>mean &plusmn; std over replicas; active latents per replica: "
                  f"{summary['active_latents']}</p>",
                  _metric_rows(nested, model, summary.get("dataset", "dsprites"))]
+    ranking = None
+    if (eval_dir / "udr.json").is_file():
+        ranking = json.loads((eval_dir / "udr.json").read_text())
+        body.append(_udr_section(ranking, replica_dirs))
+    chosen = ranking.get("chosen") if ranking else None
     for d in replica_dirs:
-        body.append(_model_section(d, model, f"Replica {d.name.split('_')[1]}"))
+        i = int(d.name.split("_")[1])
+        mark = " (chosen by UDR)" if i == chosen else ""
+        body.append(_model_section(d, model, f"Replica {i}{mark}"))
     if not (eval_dir / "metrics.json").is_file() and not replica_dirs:
         body.append('<p class="muted">not evaluated yet: run <code>python -m '
                     'experiments.evaluate --workdir ...</code></p>')

@@ -1,0 +1,66 @@
+"""Ranks trained models of one setting without labels (UDR, Duan et al. 2020).
+
+    python -m experiments.udr --workdirs runs/seed0,runs/seed1,runs/seed2 \
+        [--images 1000] [--seed 0] [--output udr.json]
+
+Every model of every workdir (each replica of a replicated run) encodes the
+same images; prints each model's UDR (Lasso and Spearman) and the chosen
+one, and writes the ranking as JSON (default ``./udr.json``). A run of
+several replicas gets the same ranking from ``experiments.evaluate``, in
+``eval/udr.json`` and its report.
+"""
+
+import json
+from pathlib import Path
+
+from absl import app, flags, logging
+
+from experiments import cli
+from vaejax import checkpoint, errors, memory, train
+from vaejax.data import datasets
+from vaejax.evaluation import evaluate
+
+_WORKDIRS = flags.DEFINE_list("workdirs", None, "Workdirs of one setting (comma-separated).")
+_IMAGES = flags.DEFINE_integer("images", evaluate.UDR_IMAGES, "Images every model encodes.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the images drawn and of the Lasso.")
+_OUTPUT = flags.DEFINE_string("output", "udr.json", "Where to write the ranking.")
+flags.mark_flags_as_required(["workdirs"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    memory.keep_freed_memory()
+    models, names = [], set()
+    for w in _WORKDIRS.value:
+        config = checkpoint.load_config(Path(w))
+        names.add(datasets.config_dataset(config))
+        n = train.num_replicas(config)
+        models += [(Path(w), None)] if n == 1 else [(Path(w), i) for i in range(n)]
+    if len(names) > 1:
+        raise errors.InputError(f"the workdirs were trained on different datasets "
+                                f"({', '.join(sorted(names))}); UDR compares models of one")
+    if len(models) < 2:
+        raise errors.InputError("UDR needs at least 2 models: give several workdirs, or a "
+                                "run of several replicas")
+    if _IMAGES.value < 10:
+        raise errors.InputError(f"--images must be at least 10, got {_IMAGES.value}")
+    config = checkpoint.load_config(models[0][0])
+    data = evaluate.dataset_for(config, None, sizes="smoke", seed=_SEED.value)
+    ranking = evaluate.udr_ranking(models, data, seed=_SEED.value, num_images=_IMAGES.value)
+    Path(_OUTPUT.value).write_text(json.dumps(ranking, indent=2))
+    if "skipped" in ranking:
+        print(f"UDR not computed: {ranking['skipped']}")
+        return
+    for i, name in enumerate(ranking["models"]):
+        mark = "  <- chosen" if i == ranking["chosen"] else ""
+        print(f"{name}: UDR lasso {ranking['scores']['lasso'][i]:.3f}, spearman "
+              f"{ranking['scores']['spearman'][i]:.3f}, informative latents "
+              f"{ranking['informative'][i]}{mark}")
+    print("wrote", _OUTPUT.value)
+
+
+if __name__ == "__main__":
+    app.run(cli.reports_errors(main))
