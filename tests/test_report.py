@@ -8,15 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
 
 from experiments import beta_vae
-from vaejax import pretrained, train
+from vaejax import models, pretrained, train
 from vaejax import workdir as workdir_lib
 from vaejax.errors import InputError, WorkdirInUseError
-from vaejax.evaluation import evaluate, report
+from vaejax.evaluation import evaluate, explorer, report
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENTS = 10
@@ -137,3 +138,69 @@ def test_shipped_model_is_never_written(evaluated, tmp_path):
         with pytest.raises(InputError, match="lies in the shipped pretrained model"):
             pretrained.check_writable(inside)
     pretrained.check_writable(cwd / "shipped_eval")
+
+
+@pytest.fixture(scope="module")
+def conv_evaluated(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("explorer_run")
+    config = beta_vae.get_config("conv,smoke")
+    # long enough for a few latents to carry something: sliders are for those
+    config.beta, config.learning_rate, config.num_steps = 1.0, 1e-3, 200
+    config.checkpoint_every = 100
+    train.train_and_evaluate(config, workdir, progress=False)
+    evaluate.evaluate(workdir, sizes="smoke", progress=False)
+    return workdir
+
+
+def test_latent_explorer_decodes_in_headless_chromium(conv_evaluated, tmp_path):
+    """A script moves two sliders; the page must show the decoder's output for
+    the code they set (JAX's, to 1e-3), and the canvas must change."""
+    browser = _browser()
+    saved = json.loads((conv_evaluated / "eval" / "metrics.json").read_text())
+    assert saved["explorer"] == "explorer.html"
+    kl = np.array(saved["kl_per_latent"])
+    first, second = (int(d) for d in np.argsort(-kl)[:2])
+    assert kl[second] > 0.1, "the smoke model needs two active latents to move"
+    path = report.write_report(conv_evaluated, path=tmp_path / "report.html")
+    assert path.read_text().count('<div class="explorer">') == 1
+    url = f"{path.resolve().as_uri()}#explore={first}:1.5,{second}:-2.25"
+    dom = _headless(browser, "--dump-dom", url)
+    found = re.search(r'<pre class="explorer-check muted">([^<]+)</pre>', dom.stdout)
+    assert found, f"the explorer did not report: {dom.stderr[-2000:]}"
+    shown = json.loads(found.group(1))
+    assert shown["changed"]
+    code = np.array(shown["code"], np.float32)
+    assert code[first] == 1.5 and code[second] == -2.25
+
+    _, model, params, _ = evaluate.load_model(conv_evaluated)
+    logits = model.apply({"params": params}, code[None], method=models.Autoencoder.decode)
+    expected = np.asarray(jax.nn.sigmoid(logits))[0]
+    np.testing.assert_allclose(np.array(shown["image"]), expected.ravel(), atol=1e-3)
+    canvas = np.array(shown["canvas"])
+    assert np.abs(canvas - np.round(255 * expected.ravel())).max() <= 1
+    # the other latents stay at the start code: the traversals' seed image's
+    seed_code = np.array(json.loads(re.search(
+        r'<script type="application/json">(.*?)</script>', path.read_text()).group(1))["start"])
+    others = np.ones(len(code), bool)
+    others[[first, second]] = False
+    np.testing.assert_allclose(code[others], seed_code[others], rtol=1e-6)
+
+
+def test_explorer_program_matches_each_decoder():
+    """The exported program (run in NumPy) against JAX, per decoder the page runs."""
+    rng = np.random.default_rng(0)
+    for arch, kwargs, shape in [("conv", {}, (64, 64, 3)), ("linear", {}, (32, 32, 1)),
+                                ("broadcast", dict(broadcast_resolution=16), (64, 64, 1)),
+                                ("broadcast", dict(broadcast_resolution=32), (32, 32, 3))]:
+        model = models.build_autoencoder(arch, latents=6, variational=True, image_shape=shape,
+                                         **kwargs)
+        params = models.init_params(model, jax.random.key(1))
+        # larger weights than at initialisation, so that every layer matters
+        params = jax.tree.map(lambda x: x * 3.0, params)
+        program = explorer.decoder_program(model, params)
+        z = rng.normal(size=6).astype(np.float32)
+        expected = model.apply({"params": params}, z[None], method=models.Autoencoder.decode)
+        np.testing.assert_allclose(explorer.run_program(program, z), np.asarray(expected)[0],
+                                   rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+    fc = models.build_autoencoder("fc", latents=6, variational=True, image_shape=(64, 64, 1))
+    assert explorer.decoder_program(fc, models.init_params(fc, jax.random.key(0))) is None

@@ -4,7 +4,8 @@ Reads only what training wrote (``config.json`` and the Orbax checkpoints)
 and writes into ``workdir/eval/`` (``eval/replica_<i>/`` per replica of a
 replicated run, and ``eval/summary.json``): ``reconstructions.png``,
 ``traversals.png``, ``traversals.gif`` (all latents), ``traversals/z<d>.gif``
-(one per latent), ``kl_per_latent.png`` and ``metrics.json``; for replicas
+(one per latent), ``kl_per_latent.png``, ``explorer.html`` (the report's
+latent sliders, :mod:`explorer`) and ``metrics.json``; for replicas
 also ``eval/udr.json``, their unsupervised ranking (:mod:`udr`). ``out_dir``
 writes elsewhere (for a workdir that must stay as it is, such as a shipped
 pretrained model).
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 
 from vaejax import checkpoint, losses, models, objectives, pretrained, train
 from vaejax.data import datasets
-from vaejax.evaluation import codes, metrics, udr, visualize
+from vaejax.evaluation import codes, explorer, metrics, udr, visualize
 
 # Metric sizes: "standard" are disentanglement_lib's (the defaults of each
 # metric); "reduced" is a quicker protocol for CPU runs; "smoke" for tests.
@@ -311,13 +312,27 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
                                             **SIZES[sizes].get("latent_factor_table", {}))
         labels = [f"{f} {max(row):.2f}" for f, row in zip(table["best_factor"], table["nmi"])]
 
-    values, z = traversal_codes(model, np.asarray(code[0]), centre, width,
-                                limit=traversal_limit(prior) if logvar is not None else 3.0)
+    limit = traversal_limit(prior) if logvar is not None else 3.0
+    values, z = traversal_codes(model, np.asarray(code[0]), centre, width, limit=limit)
     decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32))
     decoded = decoded.reshape((len(spread), len(values)) + tuple(model.image_shape))
     visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif", decoded,
                               order, spread, values, labels=labels)
     visualize.save_latent_gifs(out_dir / "traversals", decoded)
+
+    # Sliders over the same ranges, decoded in the report page's own script.
+    program = explorer.decoder_program(model, params)
+    explorer_path = out_dir / "explorer.html"
+    if program is not None:
+        explorer_path.write_text(explorer.explorer_html(
+            program, np.asarray(code[0]), spread, centre - limit * width,
+            centre + limit * width, model.image_shape,
+            spread_name="KL" if logvar is not None else "std"), encoding="utf-8")
+        explorer_note = "explorer.html"
+    else:
+        explorer_path.unlink(missing_ok=True)
+        explorer_note = (f"no explorer: the {config.architecture} decoder is not one the "
+                         f"page's script runs, or has over {explorer.MAX_PARAMS:,} weights")
 
     results, seconds = {}, {}
     if skipped is None:
@@ -330,7 +345,7 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
                   sizes=sizes, dci_trees=dci_trees, metrics=results, seconds=seconds,
                   kl_per_latent=spread.tolist() if logvar is not None else None,
                   active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None,
-                  elbo=elbo, latent_factors=table)
+                  elbo=elbo, latent_factors=table, explorer=explorer_note)
     if skipped is not None:
         report["metrics_skipped"] = skipped
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))

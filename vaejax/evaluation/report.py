@@ -149,7 +149,7 @@ def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, (int, float)) else html.escape(str(value))
 
 
-def _model_section(eval_dir: Path, model: str, heading: str) -> str:
+def _model_section(eval_dir: Path, model: str, heading: str, explore: bool = True) -> str:
     report = json.loads((eval_dir / "metrics.json").read_text())
     dataset = report.get("dataset", "dsprites")
     parts = [f"<h2>{html.escape(heading)}</h2>",
@@ -183,6 +183,13 @@ def _model_section(eval_dir: Path, model: str, heading: str) -> str:
                   '<div class="latents">' + "".join(cells) + "</div>"]
     if (eval_dir / "traversals.png").is_file():
         parts.append(_file_img(eval_dir / "traversals.png", "traversals"))
+    if explore and (eval_dir / "explorer.html").is_file():
+        parts += ["<h3>Explore the code</h3>",
+                  '<p class="muted">each slider sets one latent (largest KL first), starting at '
+                  "the code of the traversals' seed image; the page decodes every change "
+                  "itself</p>", (eval_dir / "explorer.html").read_text(encoding="utf-8")]
+    elif explore and (report.get("explorer") or "").startswith("no explorer"):
+        parts.append(f'<p class="muted">{html.escape(report["explorer"])}</p>')
     if (eval_dir / "kl_per_latent.png").is_file():
         parts += ["<h3>KL per latent</h3>",
                   _file_img(eval_dir / "kl_per_latent.png", "KL per latent")]
@@ -278,7 +285,9 @@ def build_report(workdir: str | Path, eval_dir: str | Path | None = None) -> str
     for d in replica_dirs:
         i = int(d.name.split("_")[1])
         mark = " (chosen by UDR)" if i == chosen else ""
-        body.append(_model_section(d, model, f"Replica {i}{mark}"))
+        # one explorer a page (each holds its decoder's weights): the chosen replica's
+        body.append(_model_section(d, model, f"Replica {i}{mark}",
+                                   explore=i == (chosen if chosen is not None else 0)))
     if not (eval_dir / "metrics.json").is_file() and not replica_dirs:
         body.append('<p class="muted">not evaluated yet: run <code>python -m '
                     'experiments.evaluate --workdir ...</code></p>')
