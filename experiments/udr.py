@@ -8,10 +8,19 @@ same images; prints each model's UDR (Lasso and Spearman) and the chosen
 one, and writes the ranking as JSON (default ``./udr.json``). A run of
 several replicas gets the same ranking from ``experiments.evaluate``, in
 ``eval/udr.json`` and its report.
+
+Where every model has been evaluated (``eval/metrics.json``, or
+``eval/replica_I/metrics.json``), it also compares the ranking with the
+supervised metrics: per metric, the Spearman rank correlation with each UDR
+variant across the models, and what picking the top-UDR model gains over
+picking one at random (its score minus the models' mean).
 """
 
 import json
 from pathlib import Path
+
+import numpy as np
+from scipy import stats
 
 from absl import app, flags, logging
 
@@ -50,6 +59,9 @@ def main(argv):
     config = checkpoint.load_config(models[0][0])
     data = evaluate.dataset_for(config, None, sizes="smoke", seed=_SEED.value)
     ranking = evaluate.udr_ranking(models, data, seed=_SEED.value, num_images=_IMAGES.value)
+    compared = compare_with_supervised(models, ranking)
+    if compared:
+        ranking["supervised"] = compared
     Path(_OUTPUT.value).write_text(json.dumps(ranking, indent=2))
     if "skipped" in ranking:
         print(f"UDR not computed: {ranking['skipped']}")
@@ -59,7 +71,46 @@ def main(argv):
         print(f"{name}: UDR lasso {ranking['scores']['lasso'][i]:.3f}, spearman "
               f"{ranking['scores']['spearman'][i]:.3f}, informative latents "
               f"{ranking['informative'][i]}{mark}")
+    for name, entry in (compared or {}).items():
+        print(f"{name}: Spearman with UDR lasso {entry['spearman_lasso']:+.2f}, spearman "
+              f"{entry['spearman_spearman']:+.2f}; top-UDR pick {entry['chosen']:.3f} against "
+              f"{entry['mean']:.3f} on average ({entry['gain']:+.3f})")
     print("wrote", _OUTPUT.value)
+
+
+SUPERVISED = {"factor_vae": ("factor_vae", "eval_accuracy"), "mig": ("mig", "mig"),
+              "dci": ("dci", "disentanglement")}
+
+
+def _metrics_path(workdir: Path, replica):
+    eval_dir = workdir / "eval"
+    return eval_dir / "metrics.json" if replica is None else (
+        eval_dir / f"replica_{replica}" / "metrics.json")
+
+
+def compare_with_supervised(models, ranking) -> dict | None:
+    """Per supervised metric: its ``values`` per model, the Spearman correlation
+    with each UDR variant, the top-UDR model's score (``chosen``), the mean and
+    ``gain``; None unless every model has its metrics."""
+    if "skipped" in ranking:
+        return None
+    paths = [_metrics_path(w, r) for w, r in models]
+    if not all(p.is_file() for p in paths):
+        return None
+    reports = [json.loads(p.read_text()).get("metrics", {}) for p in paths]
+    out = {}
+    for name, (metric, field) in SUPERVISED.items():
+        if not all(field in r.get(metric, {}) for r in reports):
+            continue
+        values = np.array([r[metric][field] for r in reports])
+        entry = dict(values=values.tolist())
+        for method, scores in ranking["scores"].items():
+            rho = stats.spearmanr(scores, values).statistic
+            entry[f"spearman_{method}"] = float(rho) if np.isfinite(rho) else 0.0
+        entry.update(chosen=float(values[ranking["chosen"]]), mean=float(values.mean()))
+        entry["gain"] = entry["chosen"] - entry["mean"]
+        out[name] = entry
+    return out or None
 
 
 if __name__ == "__main__":
