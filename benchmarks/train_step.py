@@ -6,7 +6,9 @@
 
 For each model (the standard conv beta-VAE and the FC one of Higgins et al.;
 ``broadcast``, ``broadcast32``, ``broadcast16``: the conv encoder with the
-spatial broadcast decoder at that grid, vaejax only) and batch size, every
+spatial broadcast decoder at that grid; ``conv_max_pool``, ``conv_avg_pool``,
+``conv_nearest``, ``conv_bilinear``: the conv model with 2 x 2 pooling or
+interpolation in place of its strides; vaejax only) and batch size, every
 implementation runs in its own worker process (so none shares a heap or
 thread pool with another), is compiled / warmed up, then
 timed in ``--rounds`` interleaved rounds of ``--steps`` steps each; the
@@ -132,6 +134,9 @@ def _torch_step(architecture, batch_size, config, device):
 
 
 BROADCAST = {"broadcast": 64, "broadcast32": 32, "broadcast16": 16}  # name -> resolution
+# the conv model with pooling or upsampling (config.downsample / config.upsample)
+RESAMPLING = {"conv_max_pool": ("max_pool", "transpose"), "conv_avg_pool": ("avg_pool", "transpose"),
+              "conv_nearest": ("stride", "nearest"), "conv_bilinear": ("stride", "bilinear")}
 
 
 def _config(architecture, batch_size, conv_impl="fast"):
@@ -139,6 +144,8 @@ def _config(architecture, batch_size, conv_impl="fast"):
     if architecture in BROADCAST:
         config.architecture = "broadcast"
         config.broadcast_resolution = BROADCAST[architecture]
+    if architecture in RESAMPLING:
+        config.downsample, config.upsample = RESAMPLING[architecture]
     config.batch_size = batch_size
     config.conv_impl = conv_impl
     return config
@@ -241,7 +248,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--architectures", nargs="*", default=["conv", "fc"],
-                        choices=["conv", "fc", *BROADCAST],
+                        choices=["conv", "fc", *BROADCAST, *RESAMPLING],
                         help="models to compare (none: only the whole-run section)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--rounds", type=int, default=5)
@@ -273,8 +280,9 @@ def main():
     for architecture in args.architectures:
         for batch_size in args.batch_sizes:
             config = _config(architecture, batch_size)
-            impls = ["vaejax"] + (["flax"] if architecture == "conv" else []) + (
-                ["torch"] if have_torch and architecture in ("conv", "fc") else [])
+            flax = ["flax"] if architecture == "conv" or architecture in RESAMPLING else []
+            with_torch = ["torch"] if have_torch and architecture in ("conv", "fc") else []
+            impls = ["vaejax"] + flax + with_torch
             per_round = _interleaved_processes(impls, architecture, batch_size, args.rounds,
                                                args.steps, args.malloc_default, torch_device)
             torch_rounds = next((r for n, r in per_round.items() if n.startswith("PyTorch")), None)

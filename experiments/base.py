@@ -20,6 +20,10 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.architecture = "fc"  # fc | conv | broadcast | deep_fc | linear
     c.broadcast_resolution = 64  # broadcast: the grid the decoder's 3x3 stack runs at
+    # conv and broadcast encoders: stride | max_pool | avg_pool (2 x 2 after each conv)
+    c.downsample = "stride"
+    # conv decoder: transpose | nearest | bilinear (x2, then a 3x3 conv)
+    c.upsample = "transpose"
     c.conv_impl = "fast"  # fast | flax: same function and parameters (vaejax.layers)
     c.latents = 10
     c.objective = "beta_vae"  # a name of vaejax.objectives.NAMES

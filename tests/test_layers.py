@@ -142,3 +142,35 @@ def test_conv_model_fast_equals_flax(variational):
 def test_unknown_conv_impl():
     with pytest.raises(ValueError, match="conv_impl"):
         architectures.build("conv", latents=4, variational=True, conv_impl="cudnn")
+
+
+# The lecture's worked example: a 4 x 4 input, 2 x 2 pools with stride 2.
+LECTURE_INPUT = np.array([[1, 1, 2, 4],
+                          [5, 6, 7, 8],
+                          [3, 2, 1, 0],
+                          [1, 2, 3, 4]], np.float32)
+
+
+def test_max_and_average_pooling_known_answers():
+    x = jnp.asarray(LECTURE_INPUT)[None, :, :, None]
+    np.testing.assert_array_equal(layers.pool2x(x, "max_pool")[0, :, :, 0], [[6, 8], [3, 4]])
+    np.testing.assert_array_equal(layers.pool2x(x, "avg_pool")[0, :, :, 0],
+                                  [[3.25, 5.25], [2.0, 2.0]])
+    # channels and batch pooled independently
+    both = jnp.concatenate([x, -x], axis=-1).repeat(2, axis=0)
+    np.testing.assert_array_equal(layers.pool2x(both, "max_pool")[1, :, :, 1], [[-1, -2], [-1, 0]])
+    with pytest.raises(ValueError, match="even height and width"):
+        layers.pool2x(jnp.zeros((1, 3, 4, 1)), "max_pool")
+
+
+def test_upsampling_known_answers():
+    x = jnp.asarray([[1.0, 2.0], [3.0, 4.0]])[None, :, :, None]
+    np.testing.assert_array_equal(layers.upsample2x(x, "nearest")[0, :, :, 0],
+                                  [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]])
+    # half-pixel centres: output i reads input (i + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25,
+    # clamped at the edges: weights (1, 0), (0.75, 0.25), (0.25, 0.75), (0, 1) per axis
+    row = np.array([1.0, 1.25, 1.75, 2.0])
+    expected = np.stack([row, row + 0.5, row + 1.5, row + 2.0])
+    np.testing.assert_allclose(layers.upsample2x(x, "bilinear")[0, :, :, 0], expected, atol=1e-6)
+    with pytest.raises(ValueError, match="nearest or bilinear"):
+        layers.upsample2x(x, "cubic")

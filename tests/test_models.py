@@ -179,3 +179,52 @@ def test_other_image_sizes_where_the_architecture_allows():
     with pytest.raises(ValueError, match="divisible by 16"):
         models.init_params(architectures.build("conv", latents=3, variational=True,
                                                image_shape=(28, 28, 1)), jax.random.key(0))
+
+
+@pytest.mark.parametrize("downsample", ["max_pool", "avg_pool"])
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+def test_pooling_and_upsampling_models(downsample, upsample):
+    model = architectures.build("conv", latents=D, variational=False, downsample=downsample,
+                                upsample=upsample)
+    params = models.init_params(model, jax.random.key(0))
+    # pooling keeps the encoder's parameters; each upsampling step is a 3x3 conv
+    encoder = EXPECTED["conv", False] - (dense(D, 256) + dense(256, 1024) + conv(4, 64, 64)
+                                         + conv(4, 64, 32) + conv(4, 32, 32) + conv(4, 32, 1))
+    decoder = dense(D, 256) + dense(256, 1024) + conv(3, 64, 64) + conv(3, 64, 32) \
+        + conv(3, 32, 32) + conv(3, 32, 1)
+    assert _count(params) == encoder + decoder
+    x = jax.random.uniform(jax.random.key(1), (2, 64, 64, 1))
+    out = model.apply({"params": params}, x)
+    assert out["logits"].shape == (2, 64, 64, 1) and out["code"].shape == (2, D)
+
+
+def test_pooling_encoder_is_conv_then_pool():
+    """Layer by layer: a stride-1 'same' conv, ReLU, then the 2 x 2 max pool; then the
+    dense layer and the code head."""
+    model = architectures.build("conv", latents=D, variational=False, downsample="max_pool")
+    params = models.init_params(model, jax.random.key(0))
+    x = jax.random.uniform(jax.random.key(1), (2, 64, 64, 1))
+    expected = x
+    for i in range(4):
+        layer = params["encoder"][f"Conv_{i}"]
+        h = jax.lax.conv_general_dilated(expected, layer["kernel"], (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        h = jnp.maximum(h + layer["bias"], 0)
+        expected = h.reshape(2, h.shape[1] // 2, 2, h.shape[2] // 2, 2, h.shape[3]).max(
+            axis=(2, 4))
+    h = jnp.maximum(expected.reshape(2, -1) @ params["encoder"]["Dense_0"]["kernel"]
+                    + params["encoder"]["Dense_0"]["bias"], 0)
+    heads = params["encoder"]["_Heads_0"]["code"]
+    code = model.apply({"params": params}, x, method=models.Autoencoder.encode)
+    np.testing.assert_allclose(code, h @ heads["kernel"] + heads["bias"], rtol=1e-4, atol=1e-5)
+
+
+def test_pooling_and_upsampling_options_are_checked():
+    with pytest.raises(ValueError, match="downsample must be one of"):
+        architectures.build("conv", latents=D, variational=True, downsample="min_pool")
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        architectures.build("conv", latents=D, variational=True, upsample="cubic")
+    with pytest.raises(ValueError, match="applies to the conv decoder"):
+        architectures.build("broadcast", latents=D, variational=True, upsample="nearest")
+    with pytest.raises(ValueError, match="applies to the conv encoder"):
+        architectures.build("fc", latents=D, variational=True, downsample="avg_pool")

@@ -202,5 +202,7 @@ def test_explorer_program_matches_each_decoder():
         expected = model.apply({"params": params}, z[None], method=models.Autoencoder.decode)
         np.testing.assert_allclose(explorer.run_program(program, z), np.asarray(expected)[0],
                                    rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
-    fc = models.build_autoencoder("fc", latents=6, variational=True, image_shape=(64, 64, 1))
-    assert explorer.decoder_program(fc, models.init_params(fc, jax.random.key(0))) is None
+    for arch, kwargs in (("fc", {}), ("conv", dict(upsample="nearest"))):
+        model = models.build_autoencoder(arch, latents=6, variational=True, **kwargs)
+        assert explorer.decoder_program(model, models.init_params(model, jax.random.key(0))) \
+            is None

@@ -15,6 +15,7 @@ import pytest
 
 from vaejax import architectures, checkpoint, losses, objectives, train
 from vaejax.data import dsprites
+from vaejax.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_CONFIGS = ["autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
@@ -55,6 +56,30 @@ def test_smoke_configs_lower_the_loss(spec, tmp_path):
                   if p.name.isdigit()) == ["20", "30"]
     assert list((tmp_path / "tensorboard").iterdir())
     assert checkpoint.load_config(tmp_path).name == config.name
+
+
+@pytest.mark.parametrize("spec", ["conv_autoencoder:max_pool,nearest",
+                                  "conv_autoencoder:avg_pool,bilinear"])
+def test_pooling_and_upsampling_variants_train(spec, tmp_path):
+    config = get_config(spec + ",smoke")
+    down, up = spec.partition(":")[2].split(",")
+    assert (config.downsample, config.upsample) == (down, up)
+    train.train_and_evaluate(config, tmp_path, progress=False)
+    m = _metrics(tmp_path)
+    assert m[-1]["loss"] < m[0]["loss"], (m[0]["loss"], m[-1]["loss"])
+    params = _params(tmp_path)
+    assert "UpConv_3" in params["decoder"] and "ConvTranspose_0" not in params["decoder"]
+
+
+def test_pooling_options_outside_the_conv_models_are_refused(tmp_path):
+    config = get_config("autoencoder:smoke")
+    config.downsample = "max_pool"
+    with pytest.raises(ConfigError, match="applies to the conv encoder"):
+        train.train_and_evaluate(config, tmp_path, progress=False)
+    config = get_config("beta_tcvae:broadcast,smoke")
+    config.upsample = "bilinear"
+    with pytest.raises(ConfigError, match="applies to the conv decoder"):
+        train.train_and_evaluate(config, tmp_path, progress=False)
 
 
 def test_broadcast_cpu_recipe_is_the_measured_one():

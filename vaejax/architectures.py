@@ -7,7 +7,7 @@ module reads those from the config, the objective and the dataset.
 
 from __future__ import annotations
 
-from vaejax import infogan, models, objectives
+from vaejax import infogan, models, objectives, options
 from vaejax.data import datasets
 
 ARCHITECTURES = models.AUTOENCODER_ARCHITECTURES + ("infogan",)
@@ -17,7 +17,8 @@ CONVOLUTIONAL = ("conv", "broadcast", "infogan")
 
 def build(architecture: str, *, latents: int, variational: bool,
           image_shape=models.IMAGE_SHAPE, conv_impl: str = models.DEFAULT_CONV_IMPL,
-          noise_dims: int = 32, broadcast_resolution: int = 64) -> models.Autoencoder:
+          noise_dims: int = 32, broadcast_resolution: int = 64, downsample: str = "stride",
+          upsample: str = "transpose") -> models.Autoencoder:
     """The named architecture (:func:`vaejax.models.build_autoencoder`, or ``infogan``:
     InfoGAN's discriminator with Q head and generator on the conv layers,
     ``latents`` codes and ``noise_dims`` noise) for images of ``image_shape``."""
@@ -31,15 +32,19 @@ def build(architecture: str, *, latents: int, variational: bool,
                          f"{ARCHITECTURES}")
     return models.build_autoencoder(architecture, latents=latents, variational=variational,
                                     image_shape=image_shape, conv_impl=conv_impl,
-                                    broadcast_resolution=broadcast_resolution)
+                                    broadcast_resolution=broadcast_resolution,
+                                    downsample=downsample, upsample=upsample)
 
 
 def from_config(config) -> models.Autoencoder:
     """The model a run's config describes (``architecture``, ``latents``, ``objective``,
-    ``dataset``, ``conv_impl``, ``broadcast_resolution``, ``gan_noise``)."""
+    ``dataset``, ``conv_impl``, ``broadcast_resolution``, ``gan_noise``, ``downsample``,
+    ``upsample``)."""
     return build(config.architecture, latents=config.latents,
                  variational=objectives.get(config.objective).variational,
                  image_shape=datasets.observation_shape(config),
                  conv_impl=config.get("conv_impl", models.DEFAULT_CONV_IMPL),
                  noise_dims=config.get("gan_noise", 32),
-                 broadcast_resolution=config.get("broadcast_resolution", 64))
+                 broadcast_resolution=config.get("broadcast_resolution", 64),
+                 downsample=options.get(config, "downsample"),
+                 upsample=options.get(config, "upsample"))

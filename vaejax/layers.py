@@ -308,3 +308,34 @@ class ConvTranspose2x(_Stride2):
 
     def _compute(self, x, kernel, bias):
         return conv_transpose_stride2(x, kernel, bias)
+
+
+DOWNSAMPLE = ("stride", "max_pool", "avg_pool")
+UPSAMPLE = ("transpose", "nearest", "bilinear")
+
+
+def pool2x(x: jax.Array, mode: str) -> jax.Array:
+    """2 x 2 pooling, stride 2: (B, H, W, C) -> (B, H/2, W/2, C); ``mode`` ``max_pool``
+    (the largest of each 2 x 2 block) or ``avg_pool`` (its mean)."""
+    b, h, w, c = x.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"2 x 2 pooling needs even height and width, got {x.shape}")
+    blocks = x.reshape(b, h // 2, 2, w // 2, 2, c)
+    if mode == "max_pool":
+        return blocks.max(axis=(2, 4))
+    if mode == "avg_pool":
+        return blocks.mean(axis=(2, 4))
+    raise ValueError(f"pooling mode must be max_pool or avg_pool, got {mode!r}")
+
+
+def upsample2x(x: jax.Array, mode: str) -> jax.Array:
+    """(B, H, W, C) -> (B, 2H, 2W, C). ``nearest`` repeats each pixel into a 2 x 2
+    block; ``bilinear`` interpolates with half-pixel centres (output pixel i sits
+    at input coordinate (i + 0.5) / 2 - 0.5, edges clamped), as
+    ``jax.image.resize`` and PyTorch's ``align_corners=False`` do."""
+    if mode == "nearest":
+        return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+    if mode == "bilinear":
+        b, h, w, c = x.shape
+        return jax.image.resize(x, (b, 2 * h, 2 * w, c), method="bilinear", antialias=False)
+    raise ValueError(f"upsampling mode must be nearest or bilinear, got {mode!r}")

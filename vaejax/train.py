@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from vaejax import architectures
 from vaejax import checkpoint as checkpoint_lib
-from vaejax import losses, models, objectives, options, parallel
+from vaejax import layers, losses, models, objectives, options, parallel
 from vaejax import workdir as workdir_lib
 from vaejax.data import datasets
 from vaejax.errors import ConfigError, NonFiniteLossError
@@ -111,7 +111,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                    dataset=datasets.NAMES, image_channels=(1, 3),
                    replica_layout=REPLICA_LAYOUTS,
                    conv_impl=models.CONV_IMPLS, tc_estimator=losses.TC_ESTIMATORS,
-                   prior=losses.PRIORS)
+                   prior=losses.PRIORS, downsample=layers.DOWNSAMPLE, upsample=layers.UPSAMPLE)
     for field, allowed in choices.items():
         value = config.get(field, OPTIONAL_FIELDS.get(field))
         if value not in allowed:
@@ -136,6 +136,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if config.architecture in architectures.CONVOLUTIONAL and (shape[0] % 16 or shape[1] % 16):
         raise ConfigError(f"config.architecture={config.architecture!r} needs images whose height "
                           f"and width are multiples of 16; {datasets.config_dataset(config)} has {shape}")
+    if _option(config, "downsample") != "stride" and config.architecture not in ("conv",
+                                                                                 "broadcast"):
+        raise ConfigError(f"config.downsample={config.downsample!r} applies to the conv encoder "
+                          f"(config.architecture conv or broadcast), not {config.architecture!r}")
+    if _option(config, "upsample") != "transpose" and config.architecture != "conv":
+        raise ConfigError(f"config.upsample={config.upsample!r} applies to the conv decoder "
+                          f"(config.architecture conv), not {config.architecture!r}")
     objective = objectives.get(config.objective)
     if config.architecture not in objective.architectures:
         raise ConfigError(f"the {config.objective} objective trains config.architecture in "

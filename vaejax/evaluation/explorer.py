@@ -47,6 +47,8 @@ def decoder_program(model, params) -> list[dict] | None:
         ops.append(dict(op="reshape", shape=list(model.image_shape)))
         return ops
     if isinstance(dec, models.ConvDecoder):
+        if dec.upsample != "transpose":
+            return None  # interpolation is not in the page's script (yet)
         h, w, _ = model.image_shape
         ops += [_dense(p["Dense_0"], "relu"), _dense(p["Dense_1"], "relu"),
                 dict(op="reshape", shape=[h // 16, w // 16, 64])]
