@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import beta_tcvae, dip_vae
+from experiments import beta_tcvae, beta_vae, dip_vae
 from vaejax import losses, objectives, train
 from vaejax.errors import ConfigError
+from vaejax.objectives import beta_vae as beta_vae_objective
 
 
 def test_train_names_no_objective():
@@ -125,4 +126,29 @@ def test_beta_tcvae_negative_mi_weight_names_the_field():
     config = beta_tcvae.get_config("smoke")
     config.mi_weight = -0.5
     with pytest.raises(ConfigError, match=r"config.mi_weight .* must be >= 0, got -0.5"):
+        train.validate_config(config)
+
+
+def test_beta_annealed_from_above_is_geometric():
+    config = beta_vae.get_config("conv,smoke")
+    config.beta, config.beta_warmup_steps = 4.0, 0
+    config.beta_start, config.beta_anneal_steps = 32.0, 1000
+    at = [float(beta_vae_objective.beta_at(config, jnp.int32(s))) for s in (0, 500, 1000, 5000)]
+    np.testing.assert_allclose(at, [32.0, 32.0 * (4.0 / 32.0) ** 0.5, 4.0, 4.0], rtol=1e-6)
+    objectives.get("beta_vae").validate(config)
+    # without it, the warm-up ramp from 0 as before
+    config.beta_start, config.beta_warmup_steps = 0.0, 100
+    assert float(beta_vae_objective.beta_at(config, jnp.int32(50))) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(beta_start=8.0, beta_anneal_steps=0), "needs config.beta_anneal_steps > 0"),
+    (dict(beta_start=8.0, beta_anneal_steps=10, beta_warmup_steps=5), "exclude each other"),
+    (dict(beta_start=-1.0), "must be 0 \\(no annealing\\) or positive"),
+])
+def test_beta_annealing_config_errors(fields, message):
+    config = beta_vae.get_config("smoke")
+    for field, value in fields.items():
+        config[field] = value
+    with pytest.raises(ConfigError, match=message):
         train.validate_config(config)

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from vaejax import checkpoint, losses, models, objectives, pretrained, train
 from vaejax.data import datasets
-from vaejax.evaluation import codes, explorer, metrics, udr, visualize
+from vaejax.evaluation import code_map, codes, denoising, explorer, metrics, udr, visualize
 
 # Metric sizes: "standard" are disentanglement_lib's (the defaults of each
 # metric); "reduced" is a quicker protocol for CPU runs; "smoke" for tests.
@@ -261,6 +261,31 @@ def summarize_replicas(reports: list[dict]) -> dict:
                 seconds=float(sum(sum(r["seconds"].values()) for r in reports)), **extra)
 
 
+DENOISING_IMAGES = 1000
+MAP_POINTS = 5000
+
+
+def autoencoder_uses(model, params, data, out_dir: Path, *, seed: int = 0,
+                     representation=None) -> dict:
+    """What a deterministic autoencoder is good for, into ``out_dir``: denoising
+    (``denoising.png``: corrupted inputs, outputs, clean targets at 30 %;
+    ``denoising_curve.png``; the returned dict, :func:`denoising.curves` on
+    ``DENOISING_IMAGES`` images) and, given the dataset's ``representation``
+    (a dataset with factors), ``code_map.png``: the code in 2-D, coloured by
+    each factor (``MAP_POINTS`` images)."""
+    rng = np.random.default_rng(seed + 1)
+    images = data.sample_images(DENOISING_IMAGES, rng)
+    curve = denoising.curves(model, params, images, seed=seed)
+    denoising.save_examples(out_dir / "denoising.png", model, params, images, seed=seed)
+    denoising.save_curves(out_dir / "denoising_curve.png", {"this model": curve})
+    if representation is not None:
+        classes, points = metrics.sample_codes(representation, data, MAP_POINTS, rng)
+        xy, how = code_map.coordinates(points)
+        names = [data.factor_names[k] for k in data.varying_factors]
+        code_map.save_map(out_dir / "code_map.png", xy, classes, names, how)
+    return curve
+
+
 def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, seed: int,
                   sizes: str, progress: bool, dci_trees: str) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -334,6 +359,9 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
         explorer_note = (f"no explorer: the {config.architecture} decoder is not one the "
                          f"page's script runs, or has over {explorer.MAX_PARAMS:,} weights")
 
+    uses = autoencoder_uses(model, params, data, out_dir, seed=seed, representation=(
+        representation if skipped is None else None)) if logvar is None else None
+
     results, seconds = {}, {}
     if skipped is None:
         results, seconds = run_metrics(representation, data, seed=seed, sizes=sizes,
@@ -345,7 +373,8 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
                   sizes=sizes, dci_trees=dci_trees, metrics=results, seconds=seconds,
                   kl_per_latent=spread.tolist() if logvar is not None else None,
                   active_latents=int(np.sum(spread > 0.1)) if logvar is not None else None,
-                  elbo=elbo, latent_factors=table, explorer=explorer_note)
+                  elbo=elbo, latent_factors=table, explorer=explorer_note,
+                  denoising=uses)
     if skipped is not None:
         report["metrics_skipped"] = skipped
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))

@@ -22,10 +22,11 @@ from sklearn import ensemble, linear_model, metrics as skmetrics, preprocessing,
 from vaejax.evaluation.codes import encode
 
 
-def _sample(representation_fn, data, num: int, rng: np.random.Generator):
+def sample_codes(representation_fn, data, num: int, rng: np.random.Generator):
     """Random factor classes of the varying factors (num, K) and their codes (num, D)."""
     classes = data.sample_factors(num, rng)
     return classes[:, list(data.varying_factors)], encode(representation_fn, data, classes)
+
 
 
 # --- Higgins et al. 2017 -------------------------------------------------------
@@ -280,7 +281,7 @@ def factor_vae_metric(representation_fn, data, *, seed: int, num_train: int = 10
       ``train_accuracy``, ``eval_accuracy``, ``num_active_dims``.
     """
     rng = np.random.default_rng(seed)
-    _, codes = _sample(representation_fn, data, num_variance_estimate, rng)
+    _, codes = sample_codes(representation_fn, data, num_variance_estimate, rng)
     scale = np.std(codes, axis=0, ddof=1)
     active = scale >= prune_threshold
     if not active.any():
@@ -334,7 +335,7 @@ def mig(representation_fn, data, *, seed: int, num_train: int = 10_000,
     the two code dimensions most informative about it, over its entropy;
     averaged over factors. Returns ``mig``."""
     rng = np.random.default_rng(seed)
-    classes, codes = _sample(representation_fn, data, num_train, rng)
+    classes, codes = sample_codes(representation_fn, data, num_train, rng)
     nmi = normalized_mutual_information(codes, classes, num_bins=num_bins)
     return dict(mig=float(np.mean(_top_two_gap(nmi))))
 
@@ -349,7 +350,7 @@ def latent_factor_table(representation_fn, data, *, seed: int, num_points: int =
     ``best_factor`` (per latent, the factor with the largest NMI).
     """
     rng = np.random.default_rng(seed)
-    classes, codes = _sample(representation_fn, data, num_points, rng)
+    classes, codes = sample_codes(representation_fn, data, num_points, rng)
     nmi = normalized_mutual_information(codes, classes, num_bins=num_bins)
     names = [data.factor_names[k] for k in data.varying_factors]
     return dict(factors=names, nmi=nmi.round(4).tolist(),
@@ -375,8 +376,8 @@ def modularity_explicitness(representation_fn, data, *, seed: int, num_train: in
     Returns ``modularity``, ``explicitness_train``, ``explicitness_test``.
     """
     rng = np.random.default_rng(seed)
-    y_train, z_train = _sample(representation_fn, data, num_train, rng)
-    y_test, z_test = _sample(representation_fn, data, num_test, rng)
+    y_train, z_train = sample_codes(representation_fn, data, num_train, rng)
+    y_test, z_test = sample_codes(representation_fn, data, num_test, rng)
     mi = mutual_information(discretize(z_train, num_bins), y_train)
     return dict(modularity=modularity(mi),
                 **_explicitness(z_train, y_train, z_test, y_test, seed))
@@ -465,8 +466,8 @@ def dci(representation_fn, data, *, seed: int, num_train: int = 10_000,
     if trees not in DCI_TREES:
         raise ValueError(f"trees must be one of {DCI_TREES}, got {trees!r}")
     rng = np.random.default_rng(seed)
-    y_train, z_train = _sample(representation_fn, data, num_train, rng)
-    y_test, z_test = _sample(representation_fn, data, num_test, rng)
+    y_train, z_train = sample_codes(representation_fn, data, num_train, rng)
+    y_test, z_test = sample_codes(representation_fn, data, num_test, rng)
     from joblib import Parallel, delayed  # pylint: disable=import-outside-toplevel
 
     def fit(k):
@@ -514,8 +515,8 @@ def sap(representation_fn, data, *, seed: int, num_train: int = 10_000,
     factor k from code dimension i; SAP is the mean over factors of the gap
     between the two best dimensions. Returns ``sap``."""
     rng = np.random.default_rng(seed)
-    y_train, z_train = _sample(representation_fn, data, num_train, rng)
-    y_test, z_test = _sample(representation_fn, data, num_test, rng)
+    y_train, z_train = sample_codes(representation_fn, data, num_train, rng)
+    y_test, z_test = sample_codes(representation_fn, data, num_test, rng)
     scores = sap_scores(z_train, y_train, z_test, y_test, svm_c=svm_c, seed=seed)
     return dict(sap=sap_from_scores(scores))
 

@@ -190,6 +190,16 @@ def _model_section(eval_dir: Path, model: str, heading: str, explore: bool = Tru
                   "itself</p>", (eval_dir / "explorer.html").read_text(encoding="utf-8")]
     elif explore and (report.get("explorer") or "").startswith("no explorer"):
         parts.append(f'<p class="muted">{html.escape(report["explorer"])}</p>')
+    if (eval_dir / "denoising.png").is_file():
+        parts += ["<h3>What this autoencoder is good for</h3>",
+                  '<p class="muted">denoising: corrupted inputs (30 %), outputs and clean '
+                  "targets; then the output's error against the clean image over noise "
+                  "levels</p>", _file_img(eval_dir / "denoising.png", "denoising examples")]
+        if (eval_dir / "denoising_curve.png").is_file():
+            parts.append(_file_img(eval_dir / "denoising_curve.png", "denoising error"))
+        if (eval_dir / "code_map.png").is_file():
+            parts += ['<p class="muted">visualisation: the code in 2-D, coloured by each '
+                      "factor</p>", _file_img(eval_dir / "code_map.png", "map of the code")]
     if (eval_dir / "kl_per_latent.png").is_file():
         parts += ["<h3>KL per latent</h3>",
                   _file_img(eval_dir / "kl_per_latent.png", "KL per latent")]

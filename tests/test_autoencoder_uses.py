@@ -1,0 +1,84 @@
+"""What autoencoders are good for: denoising curves, the 2-D code map (known answers),
+and experiments.evaluate writing them for an autoencoder run."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments import conv_autoencoder
+from vaejax import models, train
+from vaejax.evaluation import code_map, denoising, evaluate, report
+
+
+def _binary_images(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, 16, 16, 1)) < 0.3).astype(np.float32)
+
+
+def test_corruptions_cost_what_they_should_on_binary_images():
+    images = _binary_images()
+    np.testing.assert_array_equal(denoising.corrupted("masking", 0.0, images), images)
+    for rate in (0.1, 0.4):
+        # salt-and-pepper: a hit pixel is wrong half the time, by 1
+        noisy = denoising.corrupted("salt_and_pepper", rate, images)
+        assert np.mean((noisy - images) ** 2) == pytest.approx(rate / 2, rel=0.05)
+        # masking: only the ones a mask hits are wrong
+        noisy = denoising.corrupted("masking", rate, images)
+        assert np.mean((noisy - images) ** 2) == pytest.approx(rate * images.mean(), rel=0.05)
+    # fixed draws: the same images, kind and rate give the same noise
+    np.testing.assert_array_equal(denoising.corrupted("masking", 0.2, images),
+                                  denoising.corrupted("masking", 0.2, images))
+    with pytest.raises(ValueError, match="corruption must be one of"):
+        denoising.corrupted("blur", 0.1, images)
+
+
+def test_a_model_that_outputs_one_half_scores_a_quarter_at_every_rate():
+    images = _binary_images()
+    model = models.build_autoencoder("linear", latents=3, variational=False,
+                                     image_shape=(16, 16, 1))
+    params = jax.tree.map(np.zeros_like, models.init_params(model, jax.random.key(0)))
+    out = denoising.curves(model, params, images, rates=(0.0, 0.25, 0.5))
+    for kind in denoising.KINDS:
+        np.testing.assert_allclose(out[kind]["output"], 0.25, rtol=1e-6)
+        assert out[kind]["input"][0] == 0.0
+        assert out[kind]["input"][1] < out[kind]["input"][2]
+
+
+def test_code_map_coordinates():
+    rng = np.random.default_rng(0)
+    two = rng.normal(size=(300, 2))
+    xy, how = code_map.coordinates(two)
+    np.testing.assert_array_equal(xy, two)
+    assert "the code itself" in how
+    # codes on a 2-D plane inside 6-D: the PCA map keeps every distance
+    basis, _ = np.linalg.qr(rng.normal(size=(6, 2)))
+    codes = two @ basis.T + 3.0
+    xy, how = code_map.coordinates(codes)
+    d_map = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    d_code = np.linalg.norm(codes[:, None] - codes[None], axis=-1)
+    np.testing.assert_allclose(d_map, d_code, atol=1e-8)
+    assert "principal components" in how and "100%" in how
+    with pytest.raises(ValueError, match="codes must be"):
+        code_map.coordinates(np.zeros(5))
+
+
+def test_evaluate_shows_what_an_autoencoder_is_good_for(tmp_path):
+    config = conv_autoencoder.get_config("smoke")
+    config.latents = 2
+    train.train_and_evaluate(config, tmp_path, progress=False)
+    saved = evaluate.evaluate(tmp_path, sizes="smoke", progress=False, dci_trees="lightgbm")
+    out = tmp_path / "eval"
+    for name in ("denoising.png", "denoising_curve.png", "code_map.png"):
+        picture = np.asarray(Image.open(out / name).convert("L"), np.float32)
+        assert picture.std() > 5, f"{name} is blank"
+    stored = json.loads((out / "metrics.json").read_text())["denoising"]
+    assert stored == saved["denoising"]
+    assert stored["rates"] == list(denoising.RATES)
+    for kind in denoising.KINDS:
+        assert len(stored[kind]["output"]) == len(denoising.RATES)
+        assert stored[kind]["input"][0] == 0.0
+    page = report.build_report(tmp_path)
+    assert "What this autoencoder is good for" in page
