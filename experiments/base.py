@@ -33,6 +33,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.likelihood = "bernoulli"
     c.beta = 1.0
     c.beta_warmup_steps = 0  # beta ramps linearly from 0 over these steps
+    # beta_vae: > 0 anneals beta geometrically from beta_start to beta over
+    # beta_anneal_steps (instead of the warm-up)
+    c.beta_start = 0.0
+    c.beta_anneal_steps = 0
     c.prior = "gaussian"  # gaussian | laplace | gennorm4 (the VAE-family objectives)
     c.gamma = 1000.0  # capacity objective (Burgess et al. 2018); the TC weight for factor_vae
     c.capacity_max = 25.0
