@@ -1,6 +1,17 @@
-"""Deep fully connected autoencoder (4096-1000-500-250-10 and back), deterministic code."""
+"""Deep fully connected autoencoder (4096-1000-500-250-10 and back), deterministic code.
+
+Variant ``linear``: one linear layer each way trained with squared error, the
+autoencoder whose code spans the principal subspace (PCA's).
+"""
 
 from experiments import base
+
+
+def linear(c):
+    c.architecture = "linear"
+    c.likelihood = "gaussian"  # squared error on the linear output: PCA's subspace
+    c.name = c.name + ":linear"
+    return c
 
 
 def cpu(c):
@@ -24,4 +35,4 @@ def autoencoder_config(name: str, architecture: str):
 
 def get_config(arg=None):
     c = autoencoder_config("autoencoder", "deep_fc")
-    return base.apply_variant(c, arg, dict(cpu=cpu))
+    return base.apply_variant(c, arg, dict(cpu=cpu, linear=linear))

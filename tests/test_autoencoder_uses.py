@@ -1,16 +1,26 @@
 """What autoencoders are good for: denoising curves, the 2-D code map (known answers),
 and experiments.evaluate writing them for an autoencoder run."""
 
+import importlib
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from PIL import Image
+from scipy import linalg
 
+from experiments import autoencoder as autoencoder_config
 from experiments import conv_autoencoder
-from vaejax import models, train
+from vaejax import models, objectives, train
 from vaejax.evaluation import code_map, denoising, evaluate, report
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _binary_images(n=200, seed=0):
@@ -82,3 +92,66 @@ def test_evaluate_shows_what_an_autoencoder_is_good_for(tmp_path):
         assert stored[kind]["input"][0] == 0.0
     page = report.build_report(tmp_path)
     assert "What this autoencoder is good for" in page
+
+
+def test_linear_autoencoder_spans_the_principal_subspace():
+    """A linear autoencoder trained with squared error (autoencoder.py:linear) learns
+    the span of the top-D principal directions (Baldi & Hornik 1989): the principal
+    angles between its decoder's row space and PCA's are near zero."""
+    rng = np.random.default_rng(0)
+    n, side, d = 1024, 8, 3
+    basis, _ = np.linalg.qr(rng.normal(size=(side * side, d)))
+    x = 0.5 + (rng.normal(size=(n, d)) * [0.3, 0.2, 0.12]) @ basis.T
+    x = (x + 0.01 * rng.normal(size=x.shape)).astype(np.float32).reshape(n, side, side, 1)
+    config = autoencoder_config.get_config("linear,smoke")
+    config.latents = d
+    model = models.build_autoencoder("linear", latents=d, variational=False,
+                                     image_shape=(side, side, 1))
+    params = models.init_params(model, jax.random.key(0))
+    objective = objectives.get("autoencoder")
+    tx = optax.adam(3e-2)
+    opt = tx.init(params)
+
+    @jax.jit
+    def step(params, opt, i):
+        grads = jax.grad(lambda p: objective.loss(p, None, model, config, jnp.asarray(x),
+                                                  jax.random.key(1), i)[0])(params)
+        updates, opt = tx.update(grads, opt)
+        return optax.apply_updates(params, updates), opt
+
+    for i in range(6000):
+        params, opt = step(params, opt, jnp.int32(i))
+    decoder_rows = np.asarray(params["decoder"]["Dense_0"]["kernel"])  # (d, 64)
+    flat = x.reshape(n, -1)
+    _, _, vt = np.linalg.svd(flat - flat.mean(0), full_matrices=False)
+    angles = np.degrees(linalg.subspace_angles(decoder_rows.T, vt[:d].T))
+    assert angles.max() < 2.0, angles
+    # and one more principal direction is not in it
+    assert np.degrees(linalg.subspace_angles(decoder_rows.T, vt[d:d + 1].T)).min() > 80
+
+
+def test_autoencoder_study_command(tmp_path):
+    workdirs = []
+    for spec, latents in (("conv_autoencoder:smoke", 2), ("autoencoder:linear,smoke", 5)):
+        name, _, arg = spec.partition(":")
+        config = importlib.import_module(f"experiments.{name}").get_config(arg)
+        config.latents = latents
+        train.train_and_evaluate(config, tmp_path / f"{name}{latents}", progress=False)
+        workdirs.append(str(tmp_path / f"{name}{latents}"))
+    cmd = [sys.executable, "-m", "experiments.autoencoder_study", "--workdirs",
+           ",".join(workdirs), "--images", "200", "--pca_images", "500", "--pca_sizes", "2,20"]
+    proc = subprocess.run(cmd + ["--study", "compression", "--output", str(tmp_path / "comp")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "comp.json").read_text())["rows"]
+    pca = {r["latents"]: r["mse"] for r in rows if r["model"] == "PCA"}
+    assert sorted(pca) == [2, 5, 20]  # the sizes asked for and the models' own
+    assert pca[2] > pca[5] > pca[20] > 0
+    assert {r["model"] for r in rows} == {"PCA", "conv autoencoder", "linear autoencoder"}
+    assert (tmp_path / "comp.png").stat().st_size > 1000
+    proc = subprocess.run(cmd + ["--study", "denoising", "--output", str(tmp_path / "den")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    models_ = json.loads((tmp_path / "den.json").read_text())["models"]
+    assert len(models_) == 2
+    assert all(len(m["masking"]["output"]) == len(denoising.RATES) for m in models_.values())

@@ -38,10 +38,21 @@ def corrupted(kind: str, rate: float, images: np.ndarray, seed: int = 0) -> np.n
     return np.asarray(KINDS[kind](key, jnp.asarray(images, jnp.float32), rate=rate))
 
 
-def output_fn(model, params, batch_size: int = 256):
-    """images (N, H, W, C) -> the model's outputs (sigmoid of the logits), through the
-    code (the posterior mean for a VAE); compiled once."""
-    run = jax.jit(lambda p, x: jax.nn.sigmoid(model.apply(
+def output_link(config) -> str:
+    """How a run's decoder output becomes an image: ``identity`` for an autoencoder
+    trained with squared error (``likelihood`` gaussian: its output is the image),
+    else ``sigmoid`` (the Bernoulli mean, or the VAE family's l2 on sigmoid)."""
+    squared = config.get("likelihood", "bernoulli") == "gaussian"
+    return "identity" if squared and config.objective == "autoencoder" else "sigmoid"
+
+
+def output_fn(model, params, batch_size: int = 256, link: str = "sigmoid"):
+    """images (N, H, W, C) -> the model's outputs (``link`` of the logits: sigmoid or
+    identity), through the code (the posterior mean for a VAE); compiled once."""
+    if link not in ("sigmoid", "identity"):
+        raise ValueError(f"link must be sigmoid or identity, got {link!r}")
+    act = jax.nn.sigmoid if link == "sigmoid" else (lambda v: v)
+    run = jax.jit(lambda p, x: act(model.apply(
         {"params": p}, model.apply({"params": p}, x, method=models.Autoencoder.encode),
         method=models.Autoencoder.decode)))
 
@@ -51,12 +62,13 @@ def output_fn(model, params, batch_size: int = 256):
     return outputs
 
 
-def curves(model, params, images: np.ndarray, *, rates=RATES, seed: int = 0) -> dict:
+def curves(model, params, images: np.ndarray, *, rates=RATES, seed: int = 0,
+           link: str = "sigmoid") -> dict:
     """Per corruption kind: the output's mean squared error per pixel against the
     clean ``images``, one per rate; ``input`` the corrupted input's own error (what
     doing nothing scores); ``rates``."""
     out = dict(rates=[float(r) for r in rates])
-    outputs = output_fn(model, params)
+    outputs = output_fn(model, params, link=link)
     for kind in KINDS:
         model_err, input_err = [], []
         for rate in rates:
@@ -68,11 +80,11 @@ def curves(model, params, images: np.ndarray, *, rates=RATES, seed: int = 0) -> 
 
 
 def save_examples(path: Path, model, params, images: np.ndarray, *, rate: float = 0.3,
-                  seed: int = 0, columns: int = 8) -> None:
+                  seed: int = 0, columns: int = 8, link: str = "sigmoid") -> None:
     """PNG: per corruption kind, rows of corrupted inputs (at ``rate``), the model's
     outputs, and the clean targets."""
     images = images[:columns]
-    outputs = output_fn(model, params)
+    outputs = output_fn(model, params, link=link)
     rows = []
     for kind in KINDS:
         noisy = corrupted(kind, rate, images, seed)

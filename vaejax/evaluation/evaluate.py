@@ -266,7 +266,7 @@ MAP_POINTS = 5000
 
 
 def autoencoder_uses(model, params, data, out_dir: Path, *, seed: int = 0,
-                     representation=None) -> dict:
+                     representation=None, link: str = "sigmoid") -> dict:
     """What a deterministic autoencoder is good for, into ``out_dir``: denoising
     (``denoising.png``: corrupted inputs, outputs, clean targets at 30 %;
     ``denoising_curve.png``; the returned dict, :func:`denoising.curves` on
@@ -275,8 +275,9 @@ def autoencoder_uses(model, params, data, out_dir: Path, *, seed: int = 0,
     each factor (``MAP_POINTS`` images)."""
     rng = np.random.default_rng(seed + 1)
     images = data.sample_images(DENOISING_IMAGES, rng)
-    curve = denoising.curves(model, params, images, seed=seed)
-    denoising.save_examples(out_dir / "denoising.png", model, params, images, seed=seed)
+    curve = denoising.curves(model, params, images, seed=seed, link=link)
+    denoising.save_examples(out_dir / "denoising.png", model, params, images, seed=seed,
+                            link=link)
     denoising.save_curves(out_dir / "denoising_curve.png", {"this model": curve})
     if representation is not None:
         classes, points = metrics.sample_codes(representation, data, MAP_POINTS, rng)
@@ -360,7 +361,8 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
                          f"page's script runs, or has over {explorer.MAX_PARAMS:,} weights")
 
     uses = autoencoder_uses(model, params, data, out_dir, seed=seed, representation=(
-        representation if skipped is None else None)) if logvar is None else None
+        representation if skipped is None else None), link=denoising.output_link(config)
+    ) if logvar is None else None
 
     results, seconds = {}, {}
     if skipped is None:
