@@ -19,15 +19,12 @@ picking one at random (its score minus the models' mean).
 import json
 from pathlib import Path
 
-import numpy as np
-from scipy import stats
-
 from absl import app, flags, logging
 
 from experiments import cli
 from vaejax import checkpoint, errors, memory, train
 from vaejax.data import datasets
-from vaejax.evaluation import evaluate
+from vaejax.evaluation import evaluate, udr
 
 _WORKDIRS = flags.DEFINE_list("workdirs", None, "Workdirs of one setting (comma-separated).")
 _IMAGES = flags.DEFINE_integer("images", evaluate.UDR_IMAGES, "Images every model encodes.")
@@ -78,10 +75,6 @@ def main(argv):
     print("wrote", _OUTPUT.value)
 
 
-SUPERVISED = {"factor_vae": ("factor_vae", "eval_accuracy"), "mig": ("mig", "mig"),
-              "dci": ("dci", "disentanglement")}
-
-
 def _metrics_path(workdir: Path, replica):
     eval_dir = workdir / "eval"
     return eval_dir / "metrics.json" if replica is None else (
@@ -89,28 +82,15 @@ def _metrics_path(workdir: Path, replica):
 
 
 def compare_with_supervised(models, ranking) -> dict | None:
-    """Per supervised metric: its ``values`` per model, the Spearman correlation
-    with each UDR variant, the top-UDR model's score (``chosen``), the mean and
-    ``gain``; None unless every model has its metrics."""
+    """:func:`vaejax.evaluation.udr.compare` on the models' ``metrics.json``; None
+    unless every model has been evaluated."""
     if "skipped" in ranking:
         return None
     paths = [_metrics_path(w, r) for w, r in models]
     if not all(p.is_file() for p in paths):
         return None
     reports = [json.loads(p.read_text()).get("metrics", {}) for p in paths]
-    out = {}
-    for name, (metric, field) in SUPERVISED.items():
-        if not all(field in r.get(metric, {}) for r in reports):
-            continue
-        values = np.array([r[metric][field] for r in reports])
-        entry = dict(values=values.tolist())
-        for method, scores in ranking["scores"].items():
-            rho = stats.spearmanr(scores, values).statistic
-            entry[f"spearman_{method}"] = float(rho) if np.isfinite(rho) else 0.0
-        entry.update(chosen=float(values[ranking["chosen"]]), mean=float(values.mean()))
-        entry["gain"] = entry["chosen"] - entry["mean"]
-        out[name] = entry
-    return out or None
+    return udr.compare(ranking["scores"], ranking["chosen"], reports)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments import udr as udr_command
 from vaejax import train
 from vaejax.evaluation import udr
 
@@ -172,20 +171,15 @@ def test_udr_command_ranks_workdirs(tmp_path):
         "replicas")
 
 
-def test_ranking_compared_with_supervised_metrics(tmp_path):
-    models = []
-    for name, fvae, mig in (("a", 0.5, 0.1), ("b", 0.9, 0.3), ("c", 0.7, 0.35)):
-        (tmp_path / name / "eval").mkdir(parents=True)
-        metrics = dict(factor_vae=dict(eval_accuracy=fvae), mig=dict(mig=mig))
-        (tmp_path / name / "eval" / "metrics.json").write_text(json.dumps(dict(metrics=metrics)))
-        models.append((tmp_path / name, None))
-    ranking = dict(scores=dict(lasso=[0.1, 0.8, 0.5], spearman=[0.8, 0.1, 0.5]), chosen=1)
-    out = udr_command.compare_with_supervised(models, ranking)
-    assert set(out) == {"factor_vae", "mig"}
+def test_ranking_compared_with_supervised_metrics():
+    reports = [dict(factor_vae=dict(eval_accuracy=fvae), mig=dict(mig=mig))
+               for fvae, mig in ((0.5, 0.1), (0.9, 0.3), (0.7, 0.35))]
+    scores = dict(lasso=[0.1, 0.8, 0.5], spearman=[0.8, 0.1, 0.5])
+    out = udr.compare(scores, 1, reports)
+    assert set(out) == {"factor_vae", "mig"}  # no DCI in these reports
     assert out["factor_vae"]["spearman_lasso"] == pytest.approx(1.0)
     assert out["factor_vae"]["spearman_spearman"] == pytest.approx(-1.0)
     assert out["mig"]["spearman_lasso"] == pytest.approx(0.5)
     assert out["factor_vae"]["chosen"] == 0.9
     assert out["factor_vae"]["gain"] == pytest.approx(0.9 - 0.7)
-    (tmp_path / "c" / "eval" / "metrics.json").unlink()
-    assert udr_command.compare_with_supervised(models, ranking) is None
+    assert udr.compare(scores, 1, [{}, {}, {}]) is None

@@ -126,6 +126,35 @@ def udr(codes: list[np.ndarray], kl: list[np.ndarray], *, method: str = "lasso",
                 informative=[int(k.sum()) for k in masks], best=int(np.argmax(scores)))
 
 
+# supervised scores UDR is compared with: name -> (metric, field) of metrics.json
+SUPERVISED = {"factor_vae": ("factor_vae", "eval_accuracy"), "mig": ("mig", "mig"),
+              "dci": ("dci", "disentanglement")}
+
+
+def compare(scores: dict, chosen: int, reports: list[dict]) -> dict | None:
+    """How a UDR ranking agrees with supervised metrics, over the same M models.
+
+    ``scores``: method -> M UDR scores; ``chosen``: the picked model; ``reports``:
+    per model its metrics (``metrics.json``'s ``metrics``). Per supervised
+    metric every model has: its ``values``, the Spearman rank correlation with
+    each method's scores (``spearman_<method>``), the chosen model's score,
+    the models' ``mean`` (what a pick at random scores on average) and
+    ``gain`` = chosen - mean. None when no metric is there for every model."""
+    out = {}
+    for name, (metric, field) in SUPERVISED.items():
+        if not all(field in r.get(metric, {}) for r in reports):
+            continue
+        values = np.array([r[metric][field] for r in reports], np.float64)
+        entry = dict(values=values.tolist())
+        for method, method_scores in scores.items():
+            rho = stats.spearmanr(method_scores, values).statistic
+            entry[f"spearman_{method}"] = float(rho) if np.isfinite(rho) else 0.0
+        entry.update(chosen=float(values[chosen]), mean=float(values.mean()))
+        entry["gain"] = entry["chosen"] - entry["mean"]
+        out[name] = entry
+    return out or None
+
+
 def _check_pair(codes_a: np.ndarray, codes_b: np.ndarray) -> None:
     if codes_a.ndim != 2 or codes_b.ndim != 2 or len(codes_a) != len(codes_b):
         raise ValueError(f"codes must be (N, D) on the same N images, got shapes "
