@@ -4,6 +4,9 @@ Default: the paper's fully connected model, beta 4, Adagrad 1e-2, batch 64,
 10 latents. Variants (comma-separated after the file name):
 
 * ``conv``: the standard convolutional model, Adam 1e-4 (disentanglement_lib);
+* ``broadcast``: the conv encoder and the spatial broadcast decoder (Watters
+  et al. 2019), Adam 1e-4; ``broadcast,cpu`` is the most disentangled plain
+  beta-VAE a 2-core CPU has trained (docs/training_on_cpu.md);
 * ``gennorm4``: the flat prior exp(-(z / a)^4) (unit variance) instead of N(0, I);
 * ``cpu``: the best model this 2-core machine trains within 30 minutes;
 * ``tpu``: an 8-core TPU (v2-8, v3-8, v5e-8): global batch 512 (64 per
@@ -32,11 +35,26 @@ def gennorm4(c):
     return c
 
 
+def broadcast(c):
+    c = conv(c)
+    c.architecture = "broadcast"
+    c.name = c.name.replace(":conv", ":broadcast")
+    return c
+
+
 def cpu(c):
     # Measured on a 2-core CPU (see docs/training_on_cpu.md): ramping beta
     # from 0 lets the model leave the mean-image plateau at once.
     c.optimizer = "adam"
     c.learning_rate = 5e-4
+    if c.architecture == "broadcast":
+        # "The plain beta-VAE with the spatial broadcast decoder": beta 16 put x,
+        # y and scale on latents of their own where beta 4 mixed scale into
+        # position; the broadcast stack at 16 x 16 (~6 steps/s here alone).
+        c.broadcast_resolution = 16
+        c.beta = 16.0
+        c.beta_warmup_steps = 1_000
+        return base.cpu_scale(c, 8_000)
     if c.architecture == "conv":
         # 10.4-16 steps/s with vaejax.layers: 16,000 steps in 17-28 minutes.
         # beta 8 beat beta 4 here (docs/training_on_cpu.md): fewer active
@@ -70,4 +88,5 @@ def paper_config(name: str, beta: float):
 
 def get_config(arg=None):
     c = paper_config("beta_vae", 4.0)
-    return base.apply_variant(c, arg, dict(conv=conv, gennorm4=gennorm4, cpu=cpu, tpu=tpu))
+    return base.apply_variant(c, arg, dict(conv=conv, broadcast=broadcast, gennorm4=gennorm4,
+                                           cpu=cpu, tpu=tpu))

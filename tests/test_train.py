@@ -20,7 +20,7 @@ from vaejax.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_CONFIGS = ["autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
                  "beta_vae", "beta_vae:conv", "beta_vae:gennorm4", "beta_vae_capacity", "beta_tcvae",
-                 "beta_tcvae:broadcast", "factor_vae"]
+                 "beta_tcvae:broadcast", "beta_vae:broadcast", "factor_vae"]
 
 
 def get_config(spec):
@@ -80,6 +80,18 @@ def test_pooling_options_outside_the_conv_models_are_refused(tmp_path):
     config.upsample = "bilinear"
     with pytest.raises(ConfigError, match="applies to the conv decoder"):
         train.train_and_evaluate(config, tmp_path, progress=False)
+
+
+def test_beta_vae_broadcast_cpu_recipe_is_the_measured_one():
+    config = get_config("beta_vae:broadcast,cpu")
+    assert (config.objective, config.architecture, config.broadcast_resolution) == (
+        "beta_vae", "broadcast", 16)
+    assert (config.beta, config.beta_warmup_steps, config.num_steps) == (16.0, 1_000, 8_000)
+    assert config.learning_rate == 5e-4 and config.prior == "gaussian"
+    assert config.name == "beta_vae:broadcast:cpu"
+    # the conv recipe is unchanged by it
+    assert (get_config("beta_vae:conv,cpu").beta, get_config("beta_vae:conv,cpu").num_steps) \
+        == (8.0, 16_000)
 
 
 def test_broadcast_cpu_recipe_is_the_measured_one():
