@@ -155,3 +155,19 @@ def test_autoencoder_study_command(tmp_path):
     models_ = json.loads((tmp_path / "den.json").read_text())["models"]
     assert len(models_) == 2
     assert all(len(m["masking"]["output"]) == len(denoising.RATES) for m in models_.values())
+
+
+def test_squared_error_autoencoders_are_shown_through_the_identity():
+    config = autoencoder_config.get_config("linear,smoke")
+    assert denoising.output_link(config) == "identity"
+    assert denoising.output_link(conv_autoencoder.get_config("smoke")) == "sigmoid"
+    model = models.build_autoencoder("linear", latents=3, variational=False,
+                                     image_shape=(8, 8, 1))
+    params = models.init_params(model, jax.random.key(0))
+    params = jax.tree.map(lambda x: 5.0 * x, params)
+    z = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)), jnp.float32)
+    out = np.asarray(model.apply({"params": params}, z, method=models.Autoencoder.decode))
+    np.testing.assert_allclose(evaluate._decode(model, params, z, "identity"),
+                               np.clip(out, 0, 1), rtol=1e-6)
+    np.testing.assert_allclose(evaluate._decode(model, params, z), 1 / (1 + np.exp(-out)),
+                               rtol=1e-5)

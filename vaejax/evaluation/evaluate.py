@@ -93,9 +93,11 @@ def _posterior(model, params, images):
     return out if model.variational else (out, None)
 
 
-def _decode(model, params, z):
-    logits = model.apply({"params": params}, z, method=models.Autoencoder.decode)
-    return np.asarray(jax.nn.sigmoid(logits))
+def _decode(model, params, z, link: str = "sigmoid"):
+    """Images from codes: the decoder's output through ``link`` (sigmoid, or identity
+    for an autoencoder trained with squared error, clipped to [0, 1])."""
+    out = model.apply({"params": params}, z, method=models.Autoencoder.decode)
+    return np.asarray(jax.nn.sigmoid(out) if link == "sigmoid" else jnp.clip(out, 0.0, 1.0))
 
 
 def reconstruction_and_kl(model, params, images, key, *, likelihood: str = "bernoulli",
@@ -301,7 +303,7 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
     images = data.sample_images(16, rng)
     code, _ = _posterior(model, params, jnp.asarray(images))
     visualize.save_reconstructions(out_dir / "reconstructions.png", images,
-                                   _decode(model, params, code))
+                                   _decode(model, params, code, denoising.output_link(config)))
 
     # KL per latent (or code spread for a deterministic autoencoder).
     sample = jnp.asarray(data.sample_images(1024, rng))
@@ -340,7 +342,8 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
 
     limit = traversal_limit(prior) if logvar is not None else 3.0
     values, z = traversal_codes(model, np.asarray(code[0]), centre, width, limit=limit)
-    decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32))
+    decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32),
+                      denoising.output_link(config))
     decoded = decoded.reshape((len(spread), len(values)) + tuple(model.image_shape))
     visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif", decoded,
                               order, spread, values, labels=labels)
@@ -353,7 +356,8 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
         explorer_path.write_text(explorer.explorer_html(
             program, np.asarray(code[0]), spread, centre - limit * width,
             centre + limit * width, model.image_shape,
-            spread_name="KL" if logvar is not None else "std"), encoding="utf-8")
+            spread_name="KL" if logvar is not None else "std",
+            link=denoising.output_link(config)), encoding="utf-8")
         explorer_note = "explorer.html"
     else:
         explorer_path.unlink(missing_ok=True)

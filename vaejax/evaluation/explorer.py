@@ -142,9 +142,10 @@ def _encode(array: np.ndarray) -> str:
 
 def explorer_html(ops: list[dict], start: np.ndarray, spread: np.ndarray, low: np.ndarray,
                   high: np.ndarray, image_shape, *, spread_name: str = "KL",
-                  max_sliders: int = 10) -> str:
+                  max_sliders: int = 10, link: str = "sigmoid") -> str:
     """The explorer's HTML, one self-contained block: a canvas of the decoded image
-    (sigmoid of the logits) and one slider per active latent (``spread`` > 0.1:
+    (``link`` of the logits: sigmoid, or identity clipped to [0, 1] for an
+    autoencoder trained with squared error) and one slider per active latent (``spread`` > 0.1:
     KL nats for a VAE, code std for an autoencoder; largest first, at most
     ``max_sliders``), latent d over [``low[d]``, ``high[d]``], all starting at
     the code ``start`` (D,).
@@ -166,7 +167,10 @@ def explorer_html(ops: list[dict], start: np.ndarray, spread: np.ndarray, low: n
         f'<input type="range" data-latent="{d}" min="{low[d]:.4f}" max="{high[d]:.4f}" '
         f'step="0.01" value="{float(start[d]):.4f}"></label> '
         f'<output>{float(start[d]):.2f}</output></div>' for d in order)
-    data = json.dumps(dict(program=program, start=[float(v) for v in start], shape=[h, w, c]))
+    if link not in ("sigmoid", "identity"):
+        raise ValueError(f"link must be sigmoid or identity, got {link!r}")
+    data = json.dumps(dict(program=program, start=[float(v) for v in start], shape=[h, w, c],
+                           link=link))
     safe = data.replace("</", "<\\/")  # no "</script>" inside the block
     return (f'<div class="explorer"><canvas width="{w}" height="{h}" '
             f'style="width:{4 * w}px;height:{4 * h}px;image-rendering:pixelated"></canvas>'
@@ -266,7 +270,8 @@ _SCRIPT = r"""
     last = new Float32Array(logits.length);
     for (let p = 0; p < H * W; p++) {
       for (let ch = 0; ch < 3; ch++) {
-        const v = 1 / (1 + Math.exp(-logits[p * C + (C === 3 ? ch : 0)]));
+        const x = logits[p * C + (C === 3 ? ch : 0)];
+        const v = data.link === "identity" ? Math.min(1, Math.max(0, x)) : 1 / (1 + Math.exp(-x));
         if (ch < C) last[p * C + ch] = v;
         img.data[4 * p + ch] = Math.round(255 * v);
       }
