@@ -27,8 +27,7 @@ from absl import app, flags, logging  # noqa: E402
 from sklearn import decomposition  # noqa: E402
 
 from experiments import cli  # noqa: E402
-from vaejax import checkpoint, errors, memory, train  # noqa: E402
-from vaejax.data import datasets  # noqa: E402
+from vaejax import errors, memory, train  # noqa: E402
 from vaejax.evaluation import denoising, evaluate  # noqa: E402
 
 _STUDY = flags.DEFINE_enum("study", None, ["compression", "denoising"], "Which comparison.")
@@ -87,18 +86,15 @@ def main(argv):
     memory.keep_freed_memory()
     if _IMAGES.value < 1 or _PCA_IMAGES.value < 2:
         raise errors.InputError("--images must be positive and --pca_images at least 2")
-    runs, names = [], set()
-    for w in _WORKDIRS.value:
-        config = checkpoint.load_config(Path(w))
+    runs = []
+    for w, config in zip(_WORKDIRS.value,
+                         cli.one_dataset_configs(_WORKDIRS.value, "compare runs of one")):
         if train.num_replicas(config) > 1:
             raise errors.InputError(f"{w} holds {train.num_replicas(config)} replicas: give "
                                     "one-model runs")
-        names.add(datasets.config_dataset(config))
+    for w in _WORKDIRS.value:
         config, model, params, _ = evaluate.load_model(w)
         runs.append((w, config, model, params))
-    if len(names) > 1:
-        raise errors.InputError(f"the workdirs were trained on different datasets "
-                                f"({', '.join(sorted(names))}); compare runs of one")
     data = evaluate.dataset_for(runs[0][1], None, sizes="smoke", seed=_SEED.value)
     test = data.sample_images(_IMAGES.value, np.random.default_rng(_SEED.value))
     out = Path(_OUTPUT.value)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from pathlib import Path
 
 from absl import flags
 
-from vaejax.errors import VaejaxError
+from vaejax import checkpoint
+from vaejax.data import datasets
+from vaejax.errors import InputError, VaejaxError
 
 
 def debugging() -> bool:
@@ -34,3 +37,14 @@ def reports_errors(main):
             print(f"error: {message}", file=sys.stderr, flush=True)
             sys.exit(err.exit_code)
     return wrapped
+
+
+def one_dataset_configs(workdirs, comparison: str) -> list:
+    """The saved config of each workdir; an InputError, ending in ``comparison``,
+    unless they were all trained on one dataset."""
+    configs = [checkpoint.load_config(Path(w)) for w in workdirs]
+    names = {datasets.config_dataset(c) for c in configs}
+    if len(names) > 1:
+        raise InputError(f"the workdirs were trained on different datasets "
+                         f"({', '.join(sorted(names))}); {comparison}")
+    return configs

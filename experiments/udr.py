@@ -22,8 +22,7 @@ from pathlib import Path
 from absl import app, flags, logging
 
 from experiments import cli
-from vaejax import checkpoint, errors, memory, train
-from vaejax.data import datasets
+from vaejax import errors, memory, train
 from vaejax.evaluation import evaluate, udr
 
 _WORKDIRS = flags.DEFINE_list("workdirs", None, "Workdirs of one setting (comma-separated).")
@@ -39,22 +38,17 @@ def main(argv):
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     memory.keep_freed_memory()
-    models, names = [], set()
-    for w in _WORKDIRS.value:
-        config = checkpoint.load_config(Path(w))
-        names.add(datasets.config_dataset(config))
+    models = []
+    configs = cli.one_dataset_configs(_WORKDIRS.value, "UDR compares models of one")
+    for w, config in zip(_WORKDIRS.value, configs):
         n = train.num_replicas(config)
         models += [(Path(w), None)] if n == 1 else [(Path(w), i) for i in range(n)]
-    if len(names) > 1:
-        raise errors.InputError(f"the workdirs were trained on different datasets "
-                                f"({', '.join(sorted(names))}); UDR compares models of one")
     if len(models) < 2:
         raise errors.InputError("UDR needs at least 2 models: give several workdirs, or a "
                                 "run of several replicas")
     if _IMAGES.value < 10:
         raise errors.InputError(f"--images must be at least 10, got {_IMAGES.value}")
-    config = checkpoint.load_config(models[0][0])
-    data = evaluate.dataset_for(config, None, sizes="smoke", seed=_SEED.value)
+    data = evaluate.dataset_for(configs[0], None, sizes="smoke", seed=_SEED.value)
     ranking = evaluate.udr_ranking(models, data, seed=_SEED.value, num_images=_IMAGES.value)
     compared = compare_with_supervised(models, ranking)
     if compared:
