@@ -1,5 +1,7 @@
 """Defaults shared by every config, and the :smoke variant."""
 
+import importlib
+
 import ml_collections
 
 
@@ -34,9 +36,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.beta = 1.0
     c.beta_warmup_steps = 0  # beta ramps linearly from 0 over these steps
     # beta_vae: > 0 anneals beta geometrically from beta_start to beta over
-    # beta_anneal_steps (instead of the warm-up)
+    # beta_anneal_steps, from step beta_anneal_begin on (the warm-up, if any,
+    # ramps to beta_start)
     c.beta_start = 0.0
     c.beta_anneal_steps = 0
+    c.beta_anneal_begin = 0
     c.prior = "gaussian"  # gaussian | laplace | gennorm4 (the VAE-family objectives)
     c.gamma = 1000.0  # capacity objective (Burgess et al. 2018); the TC weight for factor_vae
     c.capacity_max = 25.0
@@ -149,3 +153,12 @@ def apply_variant(c, arg, variants):
     for part in sorted(parts, key=lambda p: late.index(p) + 1 if p in late else 0):
         c = variants[part](c)
     return c
+
+
+def load(spec: str, **fields) -> ml_collections.ConfigDict:
+    """The config ``spec`` names, ``"NAME[:VARIANTS]"`` (``"beta_vae:broadcast,cpu"``
+    is ``experiments/beta_vae.py:broadcast,cpu``), with ``fields`` overridden."""
+    name, _, variants = spec.partition(":")
+    config = importlib.import_module(f"experiments.{name}").get_config(variants)
+    config.update(fields)
+    return config

@@ -29,7 +29,6 @@ in ``scores.json`` as it finishes, so the same command run again after a
 stop goes on from the first row not scored.
 """
 
-import importlib
 import importlib.util
 import json
 import subprocess
@@ -41,7 +40,7 @@ import jax
 import numpy as np
 from ml_collections import config_flags
 
-from experiments import cli
+from experiments import base, cli
 from vaejax import architectures, memory, models, objectives, train
 from vaejax.errors import ConfigError
 from vaejax import workdir as workdir_lib
@@ -73,7 +72,7 @@ def model_config(name, variant, seed, num_steps, replicas=1, dataset="dsprites",
                  data_source=""):
     """A row's training config; on a dataset other than the dSprites family it reads
     ``data_source`` (the table's)."""
-    config = importlib.import_module(f"experiments.{name}").get_config(variant)
+    config = base.load(f"{name}:{variant}")
     config.seed = config.data_seed = seed
     config.replicas = replicas
     config.dataset = dataset

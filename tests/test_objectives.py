@@ -141,9 +141,21 @@ def test_beta_annealed_from_above_is_geometric():
     assert float(beta_vae_objective.beta_at(config, jnp.int32(50))) == pytest.approx(2.0)
 
 
+def test_beta_warmed_up_held_then_annealed():
+    config = beta_vae.get_config("conv,smoke")
+    config.beta, config.beta_start, config.beta_warmup_steps = 4.0, 16.0, 100
+    config.beta_anneal_begin, config.beta_anneal_steps = 400, 200
+    steps = (0, 50, 100, 399, 400, 500, 600, 10_000)
+    at = [float(beta_vae_objective.beta_at(config, jnp.int32(s))) for s in steps]
+    np.testing.assert_allclose(at, [0.0, 8.0, 16.0, 16.0, 16.0, 16.0 * 0.25 ** 0.5, 4.0, 4.0],
+                               rtol=1e-6)
+    objectives.get("beta_vae").validate(config)
+
+
 @pytest.mark.parametrize("fields, message", [
     (dict(beta_start=8.0, beta_anneal_steps=0), "needs config.beta_anneal_steps > 0"),
-    (dict(beta_start=8.0, beta_anneal_steps=10, beta_warmup_steps=5), "exclude each other"),
+    (dict(beta_start=8.0, beta_anneal_steps=10, beta_warmup_steps=5, beta_anneal_begin=4),
+     "beta_anneal_begin \\(4\\) must not come before the end of config.beta_warmup_steps"),
     (dict(beta_start=-1.0), "must be 0 \\(no annealing\\) or positive"),
 ])
 def test_beta_annealing_config_errors(fields, message):

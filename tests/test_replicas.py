@@ -1,6 +1,5 @@
 """config.replicas: N models trained as one vmapped program."""
 
-import importlib
 import json
 import subprocess
 import sys
@@ -11,20 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments.base import load as get_config
 from vaejax import architectures, checkpoint, objectives, train
 from vaejax.data import ShuffledBatches, dsprites
 from vaejax.evaluation import evaluate, report
 
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def get_config(spec, **fields):
-    name, _, arg = spec.partition(":")
-    config = importlib.import_module(f"experiments.{name}").get_config(arg)
-    for field, value in fields.items():
-        config[field] = value
-    return config
 
 
 def _leaves(tree):

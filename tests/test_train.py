@@ -13,6 +13,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from experiments.base import load as get_config
 from vaejax import architectures, checkpoint, losses, objectives, train
 from vaejax.data import dsprites
 from vaejax.errors import ConfigError
@@ -21,11 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE_CONFIGS = ["autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
                  "beta_vae", "beta_vae:conv", "beta_vae:gennorm4", "beta_vae_capacity", "beta_tcvae",
                  "beta_tcvae:broadcast", "beta_vae:broadcast", "factor_vae"]
-
-
-def get_config(spec):
-    name, _, arg = spec.partition(":")
-    return importlib.import_module(f"experiments.{name}").get_config(arg)
 
 
 def _metrics(workdir):
@@ -86,8 +82,11 @@ def test_beta_vae_broadcast_cpu_recipe_is_the_measured_one():
     config = get_config("beta_vae:broadcast,cpu")
     assert (config.objective, config.architecture, config.broadcast_resolution) == (
         "beta_vae", "broadcast", 16)
-    assert (config.beta, config.beta_warmup_steps, config.num_steps) == (16.0, 1_000, 8_000)
+    assert (config.beta_warmup_steps, config.beta_start, config.beta_anneal_begin,
+            config.beta_anneal_steps, config.beta, config.num_steps) == (
+        1_000, 2.0, 3_000, 3_000, 8.0, 10_000)
     assert config.learning_rate == 5e-4 and config.prior == "gaussian"
+    objectives.get("beta_vae").validate(config)
     assert config.name == "beta_vae:broadcast:cpu"
     # the conv recipe is unchanged by it
     assert (get_config("beta_vae:conv,cpu").beta, get_config("beta_vae:conv,cpu").num_steps) \

@@ -1,6 +1,5 @@
 """UDR (vaejax.evaluation.udr) on codes with known answers."""
 
-import importlib
 import json
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from experiments.base import load as load_config
 from vaejax import train
 from vaejax.evaluation import udr
 
@@ -141,17 +141,9 @@ def test_bad_input_is_refused():
         udr.spearman_similarity(np.zeros((10, 2)), np.zeros((9, 2)))
 
 
-def experiments_config(spec, **fields):
-    name, _, arg = spec.partition(":")
-    config = importlib.import_module(f"experiments.{name}").get_config(arg)
-    for field, value in fields.items():
-        config[field] = value
-    return config
-
-
 def test_udr_command_ranks_workdirs(tmp_path):
     for seed in (0, 1):
-        config = experiments_config("beta_vae:smoke", seed=seed, num_steps=20)
+        config = load_config("beta_vae:smoke", seed=seed, num_steps=20)
         train.train_and_evaluate(config, tmp_path / f"s{seed}", progress=False)
     out = tmp_path / "udr.json"
     cmd = [sys.executable, "-m", "experiments.udr", "--images", "200", "--output", str(out)]

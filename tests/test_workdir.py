@@ -1,6 +1,5 @@
 """One writer per workdir, config changes on resume, and errors printed as one line."""
 
-import importlib
 import os
 import signal
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from experiments import cli
+from experiments.base import load as get_config
 from vaejax import checkpoint, errors, train, workdir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,13 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 _HOLD = ("import sys, time; from vaejax import workdir; "
          "lock = workdir.lock(sys.argv[1]); lock.__enter__(); print('held', flush=True); "
          "time.sleep(600)")
-
-
-def get_config(spec, **fields):
-    name, _, arg = spec.partition(":")
-    config = importlib.import_module(f"experiments.{name}").get_config(arg)
-    config.update(fields)
-    return config
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ SHIPPED_MARKER = "pretrained.json"  # vaejax.pretrained's read-only workdirs
 RESUMABLE_FIELDS = frozenset({
     "name", "num_steps", "log_every", "checkpoint_every", "keep_checkpoints", "progress",
     "learning_rate", "lr_warmup_steps", "discriminator_learning_rate",
-    "beta_warmup_steps", "beta_anneal_steps", "capacity_steps",
+    "beta_warmup_steps", "beta_anneal_steps", "beta_anneal_begin", "capacity_steps",
     "steps_per_dispatch", "replica_layout", "conv_impl", "shard_params",
 })
 

@@ -93,6 +93,13 @@ def _posterior(model, params, images):
     return out if model.variational else (out, None)
 
 
+def mean_kl_per_latent(mean, logvar, prior: str) -> np.ndarray:
+    """(L,) nats: each latent's KL from ``prior``, averaged over the batch of
+    posteriors ``mean``, ``logvar`` (B, L)."""
+    return np.asarray(jnp.mean(losses.prior_kl_per_dimension(mean, logvar, prior=prior),
+                               axis=0))
+
+
 def _decode(model, params, z, link: str = "sigmoid"):
     """Images from codes: the decoder's output through ``link`` (sigmoid, or identity
     for an autoencoder trained with squared error, clipped to [0, 1])."""
@@ -210,8 +217,7 @@ def udr_ranking(models: list[tuple[Path, int | None]], data, *, seed: int = 0,
                         "UDR needs each latent's KL from the prior")
         prior = config.get("prior", "gaussian")
         means.append(np.asarray(mean))
-        kls.append(np.asarray(jnp.mean(losses.prior_kl_per_dimension(mean, logvar, prior=prior),
-                                       axis=0)))
+        kls.append(mean_kl_per_latent(mean, logvar, prior))
     out = dict(models=names, images=num_images, seed=seed, scores={}, pairwise={})
     for method in udr.METHODS:
         result = udr.udr(means, kls, method=method, seed=seed)
@@ -311,8 +317,7 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
     prior = config.get("prior", "gaussian")  # saved configs before priors lack the field
     elbo = None
     if logvar is not None:
-        spread = np.asarray(jnp.mean(losses.prior_kl_per_dimension(mean, logvar, prior=prior),
-                                     axis=0))
+        spread = mean_kl_per_latent(mean, logvar, prior)
         centre, width = np.zeros(spread.shape), np.ones(spread.shape)
         rec, kl = reconstruction_and_kl(model, params, sample, jax.random.key(seed),
                                         likelihood=config.get("likelihood", "bernoulli"),

@@ -8,15 +8,22 @@ from vaejax.objectives import base
 
 
 def beta_at(config, step):
-    """beta at ``step``: ramped linearly from 0 over ``beta_warmup_steps`` when that
-    is set; or, with ``beta_start`` > 0, annealed geometrically from ``beta_start``
-    down (or up) to ``beta`` over ``beta_anneal_steps``, then held."""
+    """beta at ``step``.
+
+    Without ``beta_start``: ``beta``, ramped linearly from 0 over
+    ``beta_warmup_steps`` when that is set. With ``beta_start`` > 0: ``beta_start``
+    (ramped from 0 over ``beta_warmup_steps`` when set), held until step
+    ``beta_anneal_begin``, then annealed geometrically to ``beta`` over
+    ``beta_anneal_steps`` and held."""
     start = base.option(config, "beta_start")
+    warmup = base.option(config, "beta_warmup_steps")
     if start > 0:
-        frac = jnp.clip(step.astype(jnp.float32) / base.option(config, "beta_anneal_steps"),
-                        0.0, 1.0)
-        return jnp.float32(start) * (jnp.float32(config.beta / start) ** frac)
-    return base.ramp(config.beta, base.option(config, "beta_warmup_steps"), step)
+        begin = base.option(config, "beta_anneal_begin")
+        frac = jnp.clip((step.astype(jnp.float32) - begin)
+                        / base.option(config, "beta_anneal_steps"), 0.0, 1.0)
+        annealed = jnp.float32(start) * (jnp.float32(config.beta / start) ** frac)
+        return base.ramp(1.0, warmup, step) * annealed
+    return base.ramp(config.beta, warmup, step)
 
 
 class BetaVAE(base.Objective):
@@ -32,9 +39,12 @@ class BetaVAE(base.Objective):
             if base.option(config, "beta_anneal_steps") <= 0:
                 raise ConfigError("config.beta_start needs config.beta_anneal_steps > 0: the "
                                   "steps over which beta goes from beta_start to beta")
-            if base.option(config, "beta_warmup_steps"):
-                raise ConfigError("config.beta_start (annealing from beta_start) and "
-                                  "config.beta_warmup_steps (a ramp from 0) exclude each other")
+            begin = base.option(config, "beta_anneal_begin")
+            if begin < base.option(config, "beta_warmup_steps"):
+                raise ConfigError(f"config.beta_anneal_begin ({begin}) must not come before "
+                                  f"the end of config.beta_warmup_steps "
+                                  f"({base.option(config, 'beta_warmup_steps')}): the anneal "
+                                  f"starts from beta_start once the warm-up reached it")
             if config.beta <= 0:
                 raise ConfigError(f"annealing to config.beta needs beta > 0, got {config.beta}")
 
