@@ -1,6 +1,6 @@
 """Copies a trained, evaluated workdir into vaejax/pretrained/NAME as a shipped model.
 
-    python -m experiments.ship --workdir runs/bvae --name beta_vae_conv \
+    python -m experiments.ship --workdir runs/bvae --name my_model \
         --command "python -m experiments.run --config experiments/beta_vae.py:conv,cpu --workdir runs/bvae"
 
 Keeps config.json, metrics.jsonl, the newest checkpoint and eval/, writes

@@ -9,24 +9,25 @@ from vaejax import losses, pretrained
 from vaejax.data import GroundTruth
 
 
-def test_beta_vae_conv_is_shipped_with_its_provenance():
-    assert "beta_vae_conv" in pretrained.names()
-    info = pretrained.info("beta_vae_conv")
+def test_beta_vae_broadcast_is_shipped_with_its_provenance():
+    assert "beta_vae_broadcast" in pretrained.names()
+    info = pretrained.info("beta_vae_broadcast")
     assert "experiments.run" in info["command"] and "seed" in info
-    root = pretrained.path("beta_vae_conv")
+    root = pretrained.path("beta_vae_broadcast")
     for name in ("config.json", "report.html", "README.md", "eval/metrics.json"):
         assert (root / name).is_file(), name
-    assert pretrained.resolve("pretrained:beta_vae_conv") == root
+    assert pretrained.resolve("pretrained:beta_vae_broadcast") == root
 
 
 def test_unknown_name_is_a_clear_error():
-    with pytest.raises(ValueError, match="no pretrained model 'nope'; shipped: beta_vae_conv"):
+    with pytest.raises(ValueError,
+                       match="no pretrained model 'nope'; shipped: beta_vae_broadcast"):
         pretrained.path("nope")
 
 
 def test_reconstructions_beat_the_mean_image_by_a_wide_margin():
-    model, params, config = pretrained.load("beta_vae_conv")
-    assert config.architecture == "conv" and config.objective == "beta_vae"
+    model, params, config = pretrained.load("beta_vae_broadcast")
+    assert config.architecture == "broadcast" and config.objective == "beta_vae"
     data = GroundTruth()  # rendered images, drawn independently of training
     images = jnp.asarray(data.images(data.sample_factors(256, np.random.default_rng(1))))
     mean, _ = model.apply({"params": params}, images, method=lambda m, x: m.encoder(x))

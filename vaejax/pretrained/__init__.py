@@ -7,7 +7,7 @@ evaluation and reports of them write into another directory, and training
 refuses them.
 
     from vaejax import pretrained
-    model, params, config = pretrained.load("beta_vae_conv")
+    model, params, config = pretrained.load("beta_vae_broadcast")
     out = model.apply({"params": params}, images, key)   # images (B, 64, 64, 1) in [0, 1]
 """
 
