@@ -303,13 +303,14 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
         raise checkpoint.CheckpointError(
             f"the model in {workdir} reads images of shape {tuple(model.image_shape)}, but "
             f"{data.name} ({data.source}) has {tuple(data.observation_shape)}")
+    link = denoising.output_link(config)  # how decoder outputs become pictures
     rng = np.random.default_rng(seed)
 
     # Reconstructions of random images (decoded from the posterior mean).
     images = data.sample_images(16, rng)
     code, _ = _posterior(model, params, jnp.asarray(images))
     visualize.save_reconstructions(out_dir / "reconstructions.png", images,
-                                   _decode(model, params, code, denoising.output_link(config)))
+                                   _decode(model, params, code, link))
 
     # KL per latent (or code spread for a deterministic autoencoder).
     sample = jnp.asarray(data.sample_images(1024, rng))
@@ -348,7 +349,7 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
     limit = traversal_limit(prior) if logvar is not None else 3.0
     values, z = traversal_codes(model, np.asarray(code[0]), centre, width, limit=limit)
     decoded = _decode(model, params, jnp.asarray(z.reshape(-1, len(spread)), jnp.float32),
-                      denoising.output_link(config))
+                      link)
     decoded = decoded.reshape((len(spread), len(values)) + tuple(model.image_shape))
     visualize.save_traversals(out_dir / "traversals.png", out_dir / "traversals.gif", decoded,
                               order, spread, values, labels=labels)
@@ -362,7 +363,7 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
             program, np.asarray(code[0]), spread, centre - limit * width,
             centre + limit * width, model.image_shape,
             spread_name="KL" if logvar is not None else "std",
-            link=denoising.output_link(config)), encoding="utf-8")
+            link=link), encoding="utf-8")
         explorer_note = "explorer.html"
     else:
         explorer_path.unlink(missing_ok=True)
@@ -370,7 +371,7 @@ def _evaluate_one(workdir: Path, replica: int | None, out_dir: Path, data, *, se
                          f"page's script runs, or has over {explorer.MAX_PARAMS:,} weights")
 
     uses = autoencoder_uses(model, params, data, out_dir, seed=seed, representation=(
-        representation if skipped is None else None), link=denoising.output_link(config)
+        representation if skipped is None else None), link=link
     ) if logvar is None else None
 
     results, seconds = {}, {}
