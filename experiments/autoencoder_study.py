@@ -42,8 +42,13 @@ flags.mark_flags_as_required(["study", "workdirs", "output"])
 
 
 def _label(config) -> str:
-    return f"{config.architecture} autoencoder" if config.objective == "autoencoder" else (
+    """E.g. ``conv autoencoder``, ``conv autoencoder (max_pool, transpose)``."""
+    name = f"{config.architecture} autoencoder" if config.objective == "autoencoder" else (
         f"{config.architecture} {config.objective}")
+    resampling = (config.get("downsample", "stride"), config.get("upsample", "transpose"))
+    if config.architecture == "conv" and resampling != ("stride", "transpose"):
+        name += f" ({', '.join(resampling)})"
+    return name
 
 
 def compression(runs, data, test, seed: int, pca_images: int, pca_sizes) -> dict:

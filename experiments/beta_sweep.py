@@ -2,16 +2,29 @@
 
     python -m experiments.beta_sweep --config experiments/beta_vae.py:cpu \\
         --betas 1,2,4,8,16 --replicas 3 [--workdir runs/beta_sweep] \\
-        [--sizes standard] [--dci_trees lightgbm] [--out docs/results]
+        [--sizes standard] [--dci_trees lightgbm] [--out docs/results] [--separate]
 
 Each beta trains as one run of ``--replicas`` models (seeds ``seed + i``,
 vmapped or mapped side by side) into ``WORKDIR/beta<beta>``, resuming there
 when stopped, and is evaluated (:func:`vaejax.evaluation.evaluate.evaluate`)
-replica by replica. Writes ``OUT/beta_sweep.json`` and ``OUT/beta_sweep.png``
-(OUT defaults to WORKDIR): per beta, the reconstruction (nats) and total KL
+replica by replica. With ``--separate`` each seed is a one-model run of its
+own instead (``WORKDIR/beta<beta>/seed<i>``, the run of replica ``i``), one
+after another, and its figures are kept in
+``OUT/beta_sweep_seeds/beta<beta>_seed<i>.json``: a sweep too long for one
+sitting then goes on in the next from OUT alone (commit it), and a model
+whose replicated step gains nothing on this machine trains at its one-model
+speed. Writes ``OUT/beta_sweep.json`` and ``OUT/beta_sweep.png`` (OUT
+defaults to WORKDIR): per beta, the reconstruction (nats) and total KL
 (nats) on 1,024 images, the active latents (KL > 0.1 nats), MIG, the
-FactorVAE score and DCI disentanglement, each as the replicas' values, mean
-and std. A beta whose evaluation is already in WORKDIR is read, not redone.
+FactorVAE score and DCI disentanglement, each as the seeds' values, mean and
+std. A beta (or seed) already evaluated with the same settings is read, not
+redone.
+
+The recipe's ``beta`` is what the sweep sets. A recipe with a beta schedule
+that starts from ``beta_start`` (``beta_vae.py:broadcast,cpu``: warm up to
+2, hold, rise to ``beta``) keeps it for every beta above ``beta_start``;
+below it, ``beta_start`` is lowered to ``beta``, so the point is beta held
+after the warm-up (beta 1: the VAE) rather than a fall from a larger beta.
 """
 
 from __future__ import annotations
@@ -43,6 +56,7 @@ QUANTITIES = {
     "dci": ("DCI disentanglement", lambda r: r["metrics"]["dci"]["disentanglement"]),
 }
 POINT_FILE = "sweep_point.json"
+SEED_DIR = "beta_sweep_seeds"  # in OUT: one file per (beta, seed) of a --separate sweep
 
 
 def _define_flags():
@@ -57,11 +71,16 @@ def _define_flags():
     flags.DEFINE_enum("sizes", "standard", list(evaluate.SIZES), "Metric sizes.")
     flags.DEFINE_enum("dci_trees", "sklearn", list(metrics.DCI_TREES),
                       "DCI's tree learner: sklearn (the reference) or lightgbm (faster).")
+    flags.DEFINE_bool("separate", False, "Train each seed as a one-model run of its own, "
+                      "one after another, its figures kept in OUT/beta_sweep_seeds.")
+    flags.DEFINE_bool("train", True, "With --separate: --notrain writes the sweep from the "
+                      "seeds already in OUT/beta_sweep_seeds, training nothing.")
     flags.mark_flags_as_required(["config"])
 
 
 def point_config(config, beta: float, replicas: int):
-    """``config`` at ``beta`` with ``replicas`` models."""
+    """``config`` at ``beta`` with ``replicas`` models (and ``beta_start`` at
+    most ``beta``)."""
     if replicas < 1:
         raise ConfigError(f"replicas must be at least 1, got {replicas}")
     if not beta > 0:
@@ -71,7 +90,15 @@ def point_config(config, beta: float, replicas: int):
         c.beta = float(beta)
         c.replicas = int(replicas)
         c.name = f"{config.name}_beta{float(beta):g}"
+        if c.get("beta_start", 0.0) > c.beta:
+            c.beta_start = c.beta
     return c
+
+
+def seed_config(config, beta: float, replicas: int, seed: int):
+    """The one-model run of seed ``seed`` (0-based) of the point at ``beta``:
+    replica ``seed`` of :func:`point_config`, as a run of its own."""
+    return train.replica_config(point_config(config, beta, replicas), seed)
 
 
 def replica_reports(eval_dir: Path, replicas: int) -> list[dict]:
@@ -81,13 +108,34 @@ def replica_reports(eval_dir: Path, replicas: int) -> list[dict]:
     return [json.loads(p.read_text()) for p in paths]
 
 
-def summarize_point(beta: float, reports: list[dict]) -> dict:
-    """One beta's replicas -> per quantity ``values``, ``mean``, ``std``."""
-    point = dict(beta=float(beta), replicas=len(reports))
-    for key, (_, read) in QUANTITIES.items():
-        values = [float(read(r)) for r in reports]
+def quantities(report: dict) -> dict:
+    """One model's metrics.json -> ``{quantity: value}`` (:data:`QUANTITIES`)."""
+    return {key: float(read(report)) for key, (_, read) in QUANTITIES.items()}
+
+
+def summarize_values(beta: float, rows: list[dict]) -> dict:
+    """One beta's seeds (each ``{quantity: value}``) -> per quantity ``values``,
+    ``mean``, ``std``."""
+    point = dict(beta=float(beta), replicas=len(rows))
+    for key in QUANTITIES:
+        values = [row[key] for row in rows]
         point[key] = dict(values=values, mean=float(np.mean(values)), std=float(np.std(values)))
     return point
+
+
+def summarize_point(beta: float, reports: list[dict]) -> dict:
+    """One beta's replicas' metrics.json -> per quantity ``values``, ``mean``, ``std``."""
+    return summarize_values(beta, [quantities(r) for r in reports])
+
+
+def _saved(path: Path, settings: dict) -> dict | None:
+    """The JSON at ``path`` if it was made with ``settings``, else None."""
+    if not path.exists():
+        return None
+    earlier = json.loads(path.read_text())
+    same = json.loads(json.dumps(earlier.get("settings"), default=list)) == json.loads(
+        json.dumps(settings, default=list))
+    return earlier if same else None
 
 
 def run_point(config, beta: float, replicas: int, root: Path, *, sizes: str,
@@ -97,11 +145,9 @@ def run_point(config, beta: float, replicas: int, root: Path, *, sizes: str,
     workdir = root / f"beta{float(beta):g}"
     saved = workdir / POINT_FILE
     settings = dict(sizes=sizes, dci_trees=dci_trees, config=c.to_dict())
-    if saved.exists():
-        earlier = json.loads(saved.read_text())
-        if json.loads(json.dumps(earlier.get("settings"), default=list)) == json.loads(
-                json.dumps(settings, default=list)):
-            return earlier["point"]
+    earlier = _saved(saved, settings)
+    if earlier is not None:
+        return earlier["point"]
     start = time.perf_counter()
     train.train_and_evaluate(c, workdir, progress=progress)
     trained = time.perf_counter() - start
@@ -110,6 +156,57 @@ def run_point(config, beta: float, replicas: int, root: Path, *, sizes: str,
     point["seconds"] = dict(train=trained, total=time.perf_counter() - start)
     saved.write_text(json.dumps(dict(settings=settings, point=point), indent=1, default=list))
     return point
+
+
+def run_seed(config, beta: float, replicas: int, seed: int, root: Path, out: Path, *,
+             sizes: str, dci_trees: str, progress: bool = True,
+             train_missing: bool = True) -> dict | None:
+    """Seed ``seed`` of the point at ``beta`` as a run of its own: its figures
+    from ``OUT/beta_sweep_seeds`` when saved with the same settings, else
+    trained and evaluated in ``ROOT/beta<beta>/seed<seed>`` and saved there
+    (or None when ``train_missing`` is false)."""
+    c = seed_config(config, beta, replicas, seed)
+    saved = out / SEED_DIR / f"beta{float(beta):g}_seed{seed}.json"
+    settings = dict(sizes=sizes, dci_trees=dci_trees, config=c.to_dict())
+    record = _saved(saved, settings)
+    if record is not None or not train_missing:
+        return record
+    workdir = root / f"beta{float(beta):g}" / f"seed{seed}"
+    print(f"beta {beta:g}, seed {seed}: training in {workdir}", flush=True)
+    start = time.perf_counter()
+    train.train_and_evaluate(c, workdir, progress=progress)
+    trained = time.perf_counter() - start
+    evaluate.evaluate(workdir, sizes=sizes, dci_trees=dci_trees, progress=progress)
+    report = json.loads((workdir / "eval" / "metrics.json").read_text())
+    record = dict(settings=settings, workdir=str(workdir), values=quantities(report),
+                  seconds=dict(train=trained, total=time.perf_counter() - start))
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(record, indent=1, default=list))
+    return record
+
+
+def run_separate(config, betas: list[float], replicas: int, root: Path, out: Path, *,
+                 sizes: str, dci_trees: str, progress: bool = True,
+                 train_missing: bool = True) -> list[dict]:
+    """A ``--separate`` sweep, seed-major (seed 0 at every beta, then seed 1...)
+    so that a sweep stopped early still spans every beta -> its points, each
+    over the seeds it has (a beta with none is left out)."""
+    records = {beta: [] for beta in betas}
+    for seed in range(replicas):
+        for beta in betas:
+            record = run_seed(config, beta, replicas, seed, root, out, sizes=sizes,
+                              dci_trees=dci_trees, progress=progress,
+                              train_missing=train_missing)
+            if record is not None:
+                records[beta].append(record)
+    points = []
+    for beta, done in records.items():
+        if done:
+            point = summarize_values(beta, [r["values"] for r in done])
+            point["seconds"] = {k: float(sum(r["seconds"][k] for r in done))
+                                for k in ("train", "total")}
+            points.append(point)
+    return points
 
 
 def plot_sweep(points: list[dict], path: Path, title: str = "") -> None:
@@ -145,9 +242,10 @@ def write_outputs(points: list[dict], out: Path, **info) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "beta_sweep.json").write_text(json.dumps(dict(points=points, **info), indent=2,
                                                     default=list))
-    replicas = points[0]["replicas"] if points else 0
+    counts = sorted({p["replicas"] for p in points}) or [0]
+    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     plot_sweep(points, out / "beta_sweep.png",
-               title=f"{info.get('config_name', '')}: mean ± std over {replicas} seeds")
+               title=f"{info.get('config_name', '')}: mean ± std over {seeds} seeds")
 
 
 def format_points(points: list[dict]) -> str:
@@ -183,16 +281,25 @@ def main(argv):
         raise ConfigError(f"--betas must be numbers, got {','.join(fl.betas)}") from None
     for beta in betas:
         point_config(config, beta, fl.replicas)  # every bad setting named before training
+    if not fl.train and not fl.separate:
+        raise ConfigError("--notrain reads the seeds a --separate sweep saved: add --separate")
     root = Path(fl.workdir or "runs/beta_sweep_" + re.sub(r"[^A-Za-z0-9_.-]+", "_",
                                                           config.name))
     out = Path(fl.out) if fl.out else root
     start = time.perf_counter()
     with workdir_lib.lock(root):
-        points = [run_point(config, beta, fl.replicas, root, sizes=fl.sizes,
-                            dci_trees=fl.dci_trees) for beta in betas]
+        if fl.separate:
+            points = run_separate(config, betas, fl.replicas, root, out, sizes=fl.sizes,
+                                  dci_trees=fl.dci_trees, train_missing=fl.train)
+            if not points:
+                raise ConfigError(f"no seed of this sweep is saved in {out / SEED_DIR} with "
+                                  "these settings: run it without --notrain first")
+        else:
+            points = [run_point(config, beta, fl.replicas, root, sizes=fl.sizes,
+                                dci_trees=fl.dci_trees) for beta in betas]
     write_outputs(points, out, config_name=config.name, config=config.to_dict(),
-                  sizes=fl.sizes, dci_trees=fl.dci_trees, commit=_commit(),
-                  seconds=time.perf_counter() - start)
+                  sizes=fl.sizes, dci_trees=fl.dci_trees, separate=fl.separate,
+                  commit=_commit(), seconds=time.perf_counter() - start)
     print(format_points(points))
 
 

@@ -4,8 +4,11 @@
         --workdir runs/metric_table
 
 Trains (or resumes) the VAE and the beta-VAE, each as ``replicas`` models in
-one run (WORKDIR/vae, WORKDIR/beta_vae), and scores every row under both
-protocols of :func:`vaejax.evaluation.metrics.higgins_metric`:
+one run (WORKDIR/vae, WORKDIR/beta_vae), or with the config's
+``separate_replicas`` as that many one-model runs, one after another
+(WORKDIR/vae/seed<i>: replica ``i``'s run, ``vaejax.train.replica_config``),
+and scores every row under both protocols of
+:func:`vaejax.evaluation.metrics.higgins_metric`:
 
 * ``paper``: each replica scored with ``classifier_seeds`` seeds, the bottom
   half of the replicas x seeds scores dropped, mean ± std of the rest
@@ -192,6 +195,17 @@ def row_workdir(root: Path, row: str) -> Path:
     return root / _ROW_FIELDS[row]
 
 
+def replica_workdir(row_dir: Path, replica: int) -> Path:
+    """Where replica ``replica`` of a row trains with ``separate_replicas``."""
+    return row_dir / f"seed{replica}"
+
+
+def separate_replicas(cfg) -> bool:
+    """Whether the table trains each replica as a run of its own (False for
+    table configs written before the field)."""
+    return bool(cfg.get("separate_replicas", False))
+
+
 def table_rows(names) -> tuple[str, ...]:
     """The paper's nine rows, then the extra rows among ``names``, in table order."""
     return ROWS + tuple(row for row in EXTRA_ROWS if row in names)
@@ -223,11 +237,16 @@ def saved_scores(root: Path, cfg) -> dict:
     return dict(saved.get("rows", {})) if same else {}
 
 
+# How the rows' replicas are trained, not what: replica i is the same model either
+# way, so a row scored under one layout is taken under the other.
+LAYOUT_FIELDS = frozenset({"separate_replicas"})
+
+
 def _with_defaults(saved_cfg):
     """A table config read from a file, with the fields added since it was written."""
     if not isinstance(saved_cfg, dict):
         return saved_cfg
-    return {"dataset": "dsprites", **saved_cfg}
+    return {"dataset": "dsprites", "separate_replicas": False, **saved_cfg}
 
 
 def _save_scores(root: Path, cfg, scores: dict) -> None:
@@ -263,7 +282,7 @@ def scores_from(path, cfg) -> dict:
     new_cfg = json.loads(json.dumps(cfg.to_dict(), default=list))
     row_keys = {key for row in _ROW_FIELDS for key in _row_keys(row)}
     for key in sorted(set(old_cfg) | set(new_cfg)):
-        if key not in row_keys and old_cfg.get(key) != new_cfg.get(key):
+        if key not in row_keys | LAYOUT_FIELDS and old_cfg.get(key) != new_cfg.get(key):
             raise ConfigError(f"--scores_from {path}: scored with {key}={old_cfg.get(key)!r}, "
                              f"this table has {key}={new_cfg.get(key)!r}")
     wanted = set(BASELINE_ROWS) | set(trained_rows(cfg))
@@ -319,8 +338,16 @@ def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None
         config = model_config(name, variant, cfg.seed, cfg.num_steps, replicas=cfg.replicas,
                               **_data_fields(cfg))
         workdir = row_workdir(root, row)
-        train.train_and_evaluate(config, workdir, progress=progress)
-        score(row, model_representations(workdir, cfg.replicas))
+        if separate_replicas(cfg):
+            reps = []
+            for i in range(cfg.replicas):
+                train.train_and_evaluate(train.replica_config(config, i),
+                                         replica_workdir(workdir, i), progress=progress)
+                reps += model_representations(replica_workdir(workdir, i), 1)
+        else:
+            train.train_and_evaluate(config, workdir, progress=progress)
+            reps = model_representations(workdir, cfg.replicas)
+        score(row, reps)
     return scores
 
 

@@ -1,7 +1,8 @@
 """VAE on dSprites: the beta-VAE objective with beta = 1 (the negative ELBO).
 
-Variants as ``beta_vae.py``'s (``conv``, ``cpu``, ``smoke``, ``gpu``), with
-beta kept at 1 in all of them.
+Variants as ``beta_vae.py``'s (``conv``, ``broadcast``, ``cpu``, ``smoke``,
+``gpu``), with beta kept at 1 in all of them: ``broadcast,cpu`` is the recipe
+of ``beta_vae.py:broadcast,cpu`` with beta warmed up to 1 and held there.
 """
 
 from experiments import base, beta_vae
@@ -10,9 +11,10 @@ from experiments import base, beta_vae
 def cpu(c):
     c = beta_vae.cpu(c)
     c.beta = 1.0  # beta_vae's cpu sets beta 8 for the conv model
+    c.beta_start = min(c.beta_start, c.beta)  # and 0 -> 2 -> 8 for the broadcast one
     return c
 
 
 def get_config(arg=None):
     c = beta_vae.paper_config("vae", 1.0)
-    return base.apply_variant(c, arg, dict(conv=beta_vae.conv, cpu=cpu))
+    return base.apply_variant(c, arg, dict(conv=beta_vae.conv, broadcast=beta_vae.broadcast, cpu=cpu))

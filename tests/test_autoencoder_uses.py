@@ -16,7 +16,7 @@ from PIL import Image
 from scipy import linalg
 
 from experiments import autoencoder as autoencoder_config
-from experiments import conv_autoencoder
+from experiments import autoencoder_study, conv_autoencoder
 from vaejax import models, objectives, train
 from vaejax.evaluation import code_map, denoising, evaluate, report
 
@@ -171,3 +171,13 @@ def test_squared_error_autoencoders_are_shown_through_the_identity():
                                np.clip(out, 0, 1), rtol=1e-6)
     np.testing.assert_allclose(evaluate._decode(model, params, z), 1 / (1 + np.exp(-out)),
                                rtol=1e-5)
+
+
+def test_the_study_tells_pooling_and_upsampling_models_apart():
+    assert autoencoder_study._label(conv_autoencoder.get_config("smoke")) == "conv autoencoder"
+    assert autoencoder_study._label(conv_autoencoder.get_config("max_pool,smoke")) == (
+        "conv autoencoder (max_pool, transpose)")
+    assert autoencoder_study._label(conv_autoencoder.get_config("avg_pool,bilinear")) == (
+        "conv autoencoder (avg_pool, bilinear)")
+    assert autoencoder_study._label(autoencoder_config.get_config("linear")) == (
+        "linear autoencoder")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments import metric_table, metric_table_config
+from experiments import base, metric_table, metric_table_config
+from vaejax import train
 from vaejax.data import GroundTruth
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,6 +306,50 @@ def test_rows_of_an_earlier_table_are_taken_when_scored_the_same_way(tmp_path, m
         metric_table.scores_from(tmp_path / "table.json", cfg)
     with pytest.raises(ValueError, match="not a metric table"):
         metric_table.scores_from(tmp_path / "table.md", cfg)
+
+
+def test_separate_replicas_train_each_seed_as_its_own_run(tmp_path, monkeypatch):
+    cfg = metric_table_config.get_config("smoke")
+    with cfg.unlocked():
+        cfg.separate_replicas = True
+        cfg.dc_ign_config = cfg.infogan_config = ""
+    trained, loaded = [], []
+    monkeypatch.setattr(metric_table, "score_representations",
+                        lambda cfg, data, reps, **kw: dict(paper=[[1.0, 1.0]] * len(reps),
+                                                           dlib=[1.0] * len(reps)))
+    monkeypatch.setattr(metric_table, "baseline_representations", lambda cfg, data: {
+        row: [None] * cfg.replicas for row in metric_table.BASELINE_ROWS})
+    monkeypatch.setattr(metric_table, "model_representations",
+                        lambda workdir, n: loaded.append((workdir, n)) or [None] * n)
+    monkeypatch.setattr(metric_table.train, "train_and_evaluate",
+                        lambda config, workdir, progress: trained.append((config, workdir)))
+    scores = metric_table.score_rows(cfg, tmp_path, progress=False)
+    assert [w.relative_to(tmp_path).as_posix() for _, w in trained] == [
+        "vae/seed0", "vae/seed1", "beta_vae/seed0", "beta_vae/seed1"]
+    assert [(c.seed, c.data_seed, c.replicas) for c, _ in trained[:2]] == [(0, 0, 1), (1, 1, 1)]
+    together = metric_table.model_config(cfg.vae_config, cfg.vae_variant, cfg.seed,
+                                         cfg.num_steps, replicas=2)
+    assert trained[1][0].to_dict() == train.replica_config(together, 1).to_dict()
+    assert loaded == [(w, 1) for _, w in trained]
+    assert len(scores["VAE"]["dlib"]) == 2
+    # the layout is how, not what: a table trained the other way takes these rows
+    metric_table.write_outputs(tmp_path, scores, cfg, seconds=1.0)
+    with cfg.unlocked():
+        cfg.separate_replicas = False
+    assert set(metric_table.scores_from(tmp_path / "table.json", cfg)) == set(scores)
+
+
+def test_the_cpu_table_trains_the_disentangling_recipe_at_beta_one_and_eight():
+    cfg = metric_table_config.get_config("cpu")
+    assert cfg.separate_replicas
+    vae = metric_table.model_config(cfg.vae_config, cfg.vae_variant, 0, cfg.num_steps, 1)
+    beta_vae_ = metric_table.model_config(cfg.beta_vae_config, cfg.beta_vae_variant, 0,
+                                          cfg.num_steps, 1)
+    recipe = base.load("beta_vae:broadcast,cpu")
+    # the table caps the AnnealedVAE's capacity_steps, which beta_vae does not read
+    assert {k for k in recipe if beta_vae_[k] != recipe[k]} <= {"capacity_steps"}
+    assert {k for k in vae if vae[k] != beta_vae_[k]} == {"name", "beta", "beta_start"}
+    assert (vae.beta, vae.beta_start) == (1.0, 1.0)
 
 
 def test_scores_from_a_mismatched_table_is_a_one_line_error(tmp_path):
