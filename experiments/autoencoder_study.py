@@ -42,9 +42,13 @@ flags.mark_flags_as_required(["study", "workdirs", "output"])
 
 
 def _label(config) -> str:
-    """E.g. ``conv autoencoder``, ``conv autoencoder (max_pool, transpose)``."""
+    """E.g. ``conv autoencoder``, ``conv autoencoder (max_pool, transpose)``,
+    ``conv denoising autoencoder (salt_and_pepper 10%)``."""
     name = f"{config.architecture} autoencoder" if config.objective == "autoencoder" else (
         f"{config.architecture} {config.objective}")
+    if config.get("corruption", "none") != "none":
+        name = (f"{config.architecture} denoising {name.split(' ', 1)[1]} "
+                f"({config.corruption} {config.corruption_rate:.0%})")
     resampling = (config.get("downsample", "stride"), config.get("upsample", "transpose"))
     if config.architecture == "conv" and resampling != ("stride", "transpose"):
         name += f" ({', '.join(resampling)})"
@@ -74,6 +78,9 @@ def save_compression(path: Path, result: dict) -> None:
         points = sorted((r["latents"], r["mse"]) for r in result["rows"] if r["model"] == name)
         ax.plot(*zip(*points), "k--o" if name == "PCA" else "o-", label=name)
     ax.set_xscale("log")
+    sizes = sorted({r["latents"] for r in result["rows"]})
+    ax.set_xticks(sizes, [str(k) for k in sizes])
+    ax.minorticks_off()
     ax.set_xlabel("code size (latents / components)")
     ax.set_ylabel("reconstruction MSE per pixel")
     ax.set_title(f"compression: {result['images']} test images", fontsize=10)

@@ -16,7 +16,7 @@ from PIL import Image
 from scipy import linalg
 
 from experiments import autoencoder as autoencoder_config
-from experiments import autoencoder_study, conv_autoencoder
+from experiments import autoencoder_study, conv_autoencoder, denoising_autoencoder
 from vaejax import models, objectives, train
 from vaejax.evaluation import code_map, denoising, evaluate, report
 
@@ -181,3 +181,5 @@ def test_the_study_tells_pooling_and_upsampling_models_apart():
         "conv autoencoder (avg_pool, bilinear)")
     assert autoencoder_study._label(autoencoder_config.get_config("linear")) == (
         "linear autoencoder")
+    assert autoencoder_study._label(denoising_autoencoder.get_config("masking")) == (
+        "conv denoising autoencoder (masking 30%)")
