@@ -179,7 +179,8 @@ def run_seed(config, beta: float, replicas: int, seed: int, root: Path, out: Pat
     evaluate.evaluate(workdir, sizes=sizes, dci_trees=dci_trees, progress=progress)
     report = json.loads((workdir / "eval" / "metrics.json").read_text())
     record = dict(settings=settings, workdir=str(workdir), values=quantities(report),
-                  seconds=dict(train=trained, total=time.perf_counter() - start))
+                  seconds=dict(train=trained, total=time.perf_counter() - start),
+                  commit=_commit())
     saved.parent.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(record, indent=1, default=list))
     return record
