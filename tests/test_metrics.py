@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 from sklearn import metrics as skmetrics
@@ -211,6 +213,46 @@ def test_higgins_features_of_images_in_chunks_match_one_pass(num_points, pairs):
     np.testing.assert_array_equal(chunked[1], whole[1])
     np.testing.assert_array_equal(chunked[0], whole[0])
     assert chunked[0].any(axis=1).all()  # every point's pairs differ somewhere
+
+
+@pytest.mark.parametrize("num_votes,batch", [(70, 64), (9, 24)])
+def test_factor_vae_votes_of_images_in_chunks_match_one_pass(num_votes, batch):
+    # Raw pixels are encoded lcm(2048, batch) images at a time (70 x 64: two whole
+    # chunks and a part), not 640,000 x 4,096 codes at once (10 GB, standard sizes).
+    calls = []
+
+    def pixels(images):
+        calls.append(len(images))
+        return baselines.raw_pixels(images)
+
+    _, wide = metrics.sample_codes(pixels, GT, 500, np.random.default_rng(1))
+    scale = np.std(wide, axis=0, ddof=1)
+    active = scale >= 0.05
+    scale = np.where(active, scale, 1.0)
+    calls.clear()
+    chunked = metrics.factor_vae_votes(pixels, GT, num_votes, np.random.default_rng(3),
+                                       scale=scale, active=active, batch_size=batch)
+    assert max(calls) <= 2048 and sum(calls) == num_votes * batch
+    whole = metrics.factor_vae_votes(AllAtOnce(baselines.raw_pixels), GT, num_votes,
+                                     np.random.default_rng(3), scale=scale, active=active,
+                                     batch_size=batch)
+    assert chunked.shape == (4096, 5) and chunked.sum() == num_votes
+    np.testing.assert_array_equal(chunked, whole)
+
+
+def test_factor_vae_votes_of_wide_codes_keep_memory_bounded():
+    # 320 votes x 64 images of 4,096-d codes: 335 MB at once (and as much again
+    # divided by the scale); a chunk of 2,048 images at a time stays near 100 MB.
+    scale, active = np.ones(4096), np.ones(4096, bool)
+    tracemalloc.start()
+    try:
+        votes = metrics.factor_vae_votes(baselines.raw_pixels, GT, 320,
+                                         np.random.default_rng(0), scale=scale, active=active)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert votes.sum() == 320
+    assert peak < 200e6, f"peak {peak / 1e6:.0f} MB"
 
 
 def test_factor_vae_votes_are_diagonal_for_the_truth():

@@ -260,11 +260,19 @@ def factor_vae_votes(representation_fn, data, num_votes: int, rng, *, scale: np.
     labels = rng.integers(len(varying), size=num_votes)
     classes = np.concatenate([data.sample_factors(batch_size, rng, fixed_factor=int(varying[k]))
                               for k in labels])
-    codes = encode(representation_fn, data, classes).reshape(num_votes, batch_size, -1)
-    variances = np.var(codes / scale, axis=1, ddof=1)[:, active]
-    dims = np.nonzero(active)[0][np.argmin(variances, axis=1)]
-    votes = np.zeros((codes.shape[2], len(varying)), np.int64)
-    np.add.at(votes, (dims, labels), 1)
+    # A chunk of votes at a time, whole encode() batches each (the same calls of
+    # representation_fn as all at once): raw pixels' 640,000 x 4,096 codes at
+    # once would take 10 GB. Memoised codes are a table look-up: all at once.
+    chunk = len(classes) if hasattr(representation_fn, "codes_for") else int(
+        np.lcm(_ENCODE_BATCH, batch_size))
+    dims = []
+    for start in range(0, len(classes), chunk):
+        codes = encode(representation_fn, data, classes[start:start + chunk],
+                       batch_size=_ENCODE_BATCH).reshape(-1, batch_size, len(scale))
+        variances = np.var(codes / scale, axis=1, ddof=1)[:, active]
+        dims.append(np.nonzero(active)[0][np.argmin(variances, axis=1)])
+    votes = np.zeros((len(scale), len(varying)), np.int64)
+    np.add.at(votes, (np.concatenate(dims), labels), 1)
     return votes
 
 
