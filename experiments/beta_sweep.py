@@ -40,7 +40,7 @@ from absl import app, flags, logging
 import numpy as np
 from ml_collections import config_flags
 
-from experiments import cli
+from experiments import beta_vae, cli
 from vaejax import memory, train
 from vaejax import workdir as workdir_lib
 from vaejax.errors import ConfigError
@@ -87,11 +87,9 @@ def point_config(config, beta: float, replicas: int):
         raise ConfigError(f"every beta must be positive, got {beta}")
     c = copy.deepcopy(config)
     with c.unlocked():
-        c.beta = float(beta)
+        beta_vae.set_beta(c, beta)
         c.replicas = int(replicas)
         c.name = f"{config.name}_beta{float(beta):g}"
-        if c.get("beta_start", 0.0) > c.beta:
-            c.beta_start = c.beta
     return c
 
 

@@ -73,6 +73,16 @@ def cpu(c):
     return base.cpu_scale(c, 25_000)
 
 
+def set_beta(c, beta: float):
+    """``c`` with final beta ``beta`` and its schedule's ``beta_start`` at most
+    ``beta``: below the start, beta is warmed up to ``beta`` and held rather than
+    annealed down from a larger one (beta 1: the VAE)."""
+    c.beta = float(beta)
+    if "beta_start" in c:
+        c.beta_start = min(c.beta_start, c.beta)
+    return c
+
+
 def tpu(c):
     c.batch_size = 512  # split over the 8 cores: 64 each
     c.num_steps = 37_500  # 300,000 steps x 64 / 512

@@ -10,9 +10,8 @@ from experiments import base, beta_vae
 
 def cpu(c):
     c = beta_vae.cpu(c)
-    c.beta = 1.0  # beta_vae's cpu sets beta 8 for the conv model
-    c.beta_start = min(c.beta_start, c.beta)  # and 0 -> 2 -> 8 for the broadcast one
-    return c
+    # beta_vae's cpu sets beta 8 for the conv model, 0 -> 2 -> 8 for the broadcast one
+    return beta_vae.set_beta(c, 1.0)
 
 
 def get_config(arg=None):
