@@ -30,15 +30,18 @@ from experiments import cli  # noqa: E402
 from vaejax import errors, memory, train  # noqa: E402
 from vaejax.evaluation import denoising, evaluate  # noqa: E402
 
-_STUDY = flags.DEFINE_enum("study", None, ["compression", "denoising"], "Which comparison.")
-_WORKDIRS = flags.DEFINE_list("workdirs", None, "Trained workdirs (comma-separated).")
-_OUTPUT = flags.DEFINE_string("output", None, "OUTPUT.json and OUTPUT.png are written.")
-_IMAGES = flags.DEFINE_integer("images", 2000, "Test images every model is scored on.")
-_PCA_IMAGES = flags.DEFINE_integer("pca_images", 10_000, "Images PCA is fitted on.")
-_PCA_SIZES = flags.DEFINE_list("pca_sizes", ["2", "5", "10", "20", "50"],
-                               "Code sizes PCA is scored at (besides the models').")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the images drawn.")
-flags.mark_flags_as_required(["study", "workdirs", "output"])
+
+def _define_flags():
+    # Only when run as a program: importing this module defines no flag.
+    flags.DEFINE_enum("study", None, ["compression", "denoising"], "Which comparison.")
+    flags.DEFINE_list("workdirs", None, "Trained workdirs (comma-separated).")
+    flags.DEFINE_string("output", None, "OUTPUT.json and OUTPUT.png are written.")
+    flags.DEFINE_integer("images", 2000, "Test images every model is scored on.")
+    flags.DEFINE_integer("pca_images", 10_000, "Images PCA is fitted on.")
+    flags.DEFINE_list("pca_sizes", ["2", "5", "10", "20", "50"],
+                      "Code sizes PCA is scored at (besides the models').")
+    flags.DEFINE_integer("seed", 0, "Seed of the images drawn.")
+    flags.mark_flags_as_required(["study", "workdirs", "output"])
 
 
 def _label(config) -> str:
@@ -91,30 +94,31 @@ def save_compression(path: Path, result: dict) -> None:
 
 
 def main(argv):
+    fl = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     memory.keep_freed_memory()
-    if _IMAGES.value < 1 or _PCA_IMAGES.value < 2:
+    if fl.images < 1 or fl.pca_images < 2:
         raise errors.InputError("--images must be positive and --pca_images at least 2")
     runs = []
-    for w, config in zip(_WORKDIRS.value,
-                         cli.one_dataset_configs(_WORKDIRS.value, "compare runs of one")):
+    for w, config in zip(fl.workdirs,
+                         cli.one_dataset_configs(fl.workdirs, "compare runs of one")):
         if train.num_replicas(config) > 1:
             raise errors.InputError(f"{w} holds {train.num_replicas(config)} replicas: give "
                                     "one-model runs")
-    for w in _WORKDIRS.value:
+    for w in fl.workdirs:
         config, model, params, _ = evaluate.load_model(w)
         runs.append((w, config, model, params))
-    data = evaluate.dataset_for(runs[0][1], None, sizes="smoke", seed=_SEED.value)
-    test = data.sample_images(_IMAGES.value, np.random.default_rng(_SEED.value))
-    out = Path(_OUTPUT.value)
+    data = evaluate.dataset_for(runs[0][1], None, sizes="smoke", seed=fl.seed)
+    test = data.sample_images(fl.images, np.random.default_rng(fl.seed))
+    out = Path(fl.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if _STUDY.value == "compression":
-        if any(int(s) > test[0].size for s in _PCA_SIZES.value):
+    if fl.study == "compression":
+        if any(int(s) > test[0].size for s in fl.pca_sizes):
             raise errors.InputError(f"--pca_sizes must not exceed the {test[0].size} pixels")
-        result = compression(runs, data, test, _SEED.value, _PCA_IMAGES.value, _PCA_SIZES.value)
+        result = compression(runs, data, test, fl.seed, fl.pca_images, fl.pca_sizes)
         save_compression(out.with_suffix(".png"), result)
         for r in sorted(result["rows"], key=lambda r: (r["model"], r["latents"])):
             print(f"{r['model']:28s} {r['latents']:4d} latents  MSE {r['mse']:.5f}")
@@ -122,16 +126,17 @@ def main(argv):
         result = dict(images=len(test), models={})
         for w, config, model, params in runs:
             result["models"][f"{_label(config)} ({Path(w).name})"] = denoising.curves(
-                model, params, test, seed=_SEED.value, link=denoising.output_link(config))
+                model, params, test, seed=fl.seed, link=denoising.output_link(config))
         denoising.save_curves(out.with_suffix(".png"), result["models"])
         for name, res in result["models"].items():
             for kind in denoising.KINDS:
                 errs = ", ".join(f"{e:.4f}" for e in res[kind]["output"])
                 print(f"{name}, {kind}: MSE at rates {res['rates']}: {errs}")
-    result["workdirs"] = list(_WORKDIRS.value)
+    result["workdirs"] = list(fl.workdirs)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
     print("wrote", out.with_suffix(".json"), "and", out.with_suffix(".png"))
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(cli.reports_errors(main))

@@ -39,15 +39,18 @@ from vaejax.data import GroundTruth, dsprites
 from vaejax.errors import InputError
 from vaejax.evaluation import codes, metrics
 
-_TABLE = flags.DEFINE_string("table_workdir", None, "A workdir of experiments.metric_table.")
-_OUT = flags.DEFINE_string("out", None, "Output directory (default TABLE_WORKDIR/study).")
-_NUM_TRAIN = flags.DEFINE_integer("num_train", 5_000, "Training points built per replica.")
-_NUM_EVAL = flags.DEFINE_integer("num_eval", 2_000, "Held-out points per replica.")
-_STEPS = flags.DEFINE_list("steps", ["100", "1000", "0"],
-                           "Adagrad steps of the softmax classifier (0: to convergence).")
-_SIZES = flags.DEFINE_list("train_sizes", ["500", "2000", "5000"], "Training points used.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the metric's sampling and the classifier.")
-flags.mark_flags_as_required(["table_workdir"])
+
+def _define_flags():
+    # Only when run as a program: importing this module defines no flag.
+    flags.DEFINE_string("table_workdir", None, "A workdir of experiments.metric_table.")
+    flags.DEFINE_string("out", None, "Output directory (default TABLE_WORKDIR/study).")
+    flags.DEFINE_integer("num_train", 5_000, "Training points built per replica.")
+    flags.DEFINE_integer("num_eval", 2_000, "Held-out points per replica.")
+    flags.DEFINE_list("steps", ["100", "1000", "0"],
+                      "Adagrad steps of the softmax classifier (0: to convergence).")
+    flags.DEFINE_list("train_sizes", ["500", "2000", "5000"], "Training points used.")
+    flags.DEFINE_integer("seed", 0, "Seed of the metric's sampling and the classifier.")
+    flags.mark_flags_as_required(["table_workdir"])
 
 
 def representations(cfg, data, root: Path) -> dict:
@@ -104,39 +107,40 @@ def format_study(results: dict, rows) -> str:
 
 
 def main(argv):
+    fl = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     memory.keep_freed_memory()
-    root = Path(_TABLE.value)
+    root = Path(fl.table_workdir)
     if not (root / "table.json").is_file():
         raise InputError(f"no table.json in {root}: run experiments.metric_table there first")
     import ml_collections  # pylint: disable=import-outside-toplevel
     cfg = ml_collections.ConfigDict(json.loads((root / "table.json").read_text())["config"])
-    out = Path(_OUT.value or root / "study")
+    out = Path(fl.out or root / "study")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     data = GroundTruth(dsprites.load(cfg.data_source) if cfg.data_source else None)
     classes = [data.factor_names.index(n) for n in metrics.HIGGINS_CLASSES["paper"]]
-    sizes = [min(int(s), _NUM_TRAIN.value) for s in _SIZES.value]
-    all_readings = readings([int(s) for s in _STEPS.value], sizes)
+    sizes = [min(int(s), fl.num_train) for s in fl.train_sizes]
+    all_readings = readings([int(s) for s in fl.steps], sizes)
     results = {"/".join(map(str, r)): {} for r in all_readings}
     reps = representations(cfg, data, root)
     for row, row_reps in reps.items():
         for i, rep in enumerate(row_reps):
             if row not in metric_table.UNMEMOIZED:
                 rep = codes.MemoizedRepresentation(rep, data, progress=True)
-            rng = np.random.default_rng(_SEED.value + 1000 * i)
-            features = (*_features(rep, data, _NUM_TRAIN.value, rng, classes),
-                        *_features(rep, data, _NUM_EVAL.value, rng, classes))
+            rng = np.random.default_rng(fl.seed + 1000 * i)
+            features = (*_features(rep, data, fl.num_train, rng, classes),
+                        *_features(rep, data, fl.num_eval, rng, classes))
             for reading in all_readings:
-                acc = score(features, reading, _SEED.value + i)
+                acc = score(features, reading, fl.seed + i)
                 results["/".join(map(str, reading))].setdefault(row, []).append(acc)
             print(f"{row} replica {i}: done ({time.perf_counter() - start:.0f} s)", flush=True)
             (out / "study.json").write_text(json.dumps(
-                dict(results=results, table_config=cfg.to_dict(), num_train=_NUM_TRAIN.value,
-                     num_eval=_NUM_EVAL.value, seed=_SEED.value,
+                dict(results=results, table_config=cfg.to_dict(), num_train=fl.num_train,
+                     num_eval=fl.num_eval, seed=fl.seed,
                      seconds=time.perf_counter() - start), indent=2))
     markdown = format_study(results, list(reps))
     (out / "study.md").write_text(markdown + "\n")
@@ -144,4 +148,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(cli.reports_errors(main))

@@ -20,15 +20,18 @@ from ml_collections import config_flags
 from experiments import cli
 from vaejax import memory, parallel, train
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Config file, e.g. experiments/beta_vae.py:cpu.", lock_config=True)
-_WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Directory for checkpoints and logs (default runs/<config name>).")
-_COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", None, "host:port of process 0 for a multi-process run.")
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the run.")
-_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
-flags.mark_flags_as_required(["config"])
+
+def _define_flags():
+    # Only when run as a program: importing this module defines no flag.
+    config_flags.DEFINE_config_file(
+        "config", None, "Config file, e.g. experiments/beta_vae.py:cpu.", lock_config=True)
+    flags.DEFINE_string(
+        "workdir", None, "Directory for checkpoints and logs (default runs/<config name>).")
+    flags.DEFINE_string(
+        "coordinator_address", None, "host:port of process 0 for a multi-process run.")
+    flags.DEFINE_integer("num_processes", None, "Processes in the run.")
+    flags.DEFINE_integer("process_id", None, "This process's index.")
+    flags.mark_flags_as_required(["config"])
 
 
 def default_workdir(config) -> str:
@@ -36,14 +39,15 @@ def default_workdir(config) -> str:
 
 
 def main(argv):
+    fl = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
     memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
-    parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    config = _CONFIG.value
-    workdir = _WORKDIR.value or default_workdir(config)
+    parallel.initialize_distributed(fl.coordinator_address, fl.num_processes, fl.process_id)
+    config = fl.config
+    workdir = fl.workdir or default_workdir(config)
     if jax.process_index() == 0:
         print(f"Training {config.name} in {workdir} on {jax.device_count()} "
               f"{jax.devices()[0].platform} device(s), {jax.process_count()} process(es)")
@@ -51,4 +55,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(cli.reports_errors(main))

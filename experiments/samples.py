@@ -12,29 +12,34 @@ from experiments import cli
 from vaejax.data import datasets
 from vaejax.evaluation import visualize
 
-_OUT = flags.DEFINE_string("out", "samples.png", "PNG file to write.")
-_NUM = flags.DEFINE_integer("num", 64, "Number of images (a square grid is filled row by row).")
-_SEED = flags.DEFINE_integer("seed", 0, "Sampling seed.")
-_DATASET = flags.DEFINE_enum("dataset", "dsprites", list(datasets.NAMES), "Which dataset.")
-_DATA = flags.DEFINE_string("data_source", None, "Where its files are (docs/data.md); the "
-                            "dSprites family draws with the renderer when unset.")
+
+def _define_flags():
+    # Only when run as a program: importing this module defines no flag.
+    flags.DEFINE_string("out", "samples.png", "PNG file to write.")
+    flags.DEFINE_integer("num", 64, "Number of images (a square grid is filled row by row).")
+    flags.DEFINE_integer("seed", 0, "Sampling seed.")
+    flags.DEFINE_enum("dataset", "dsprites", list(datasets.NAMES), "Which dataset.")
+    flags.DEFINE_string("data_source", None, "Where its files are (docs/data.md); the "
+                        "dSprites family draws with the renderer when unset.")
 
 
 def main(argv):
+    fl = flags.FLAGS
     del argv
-    if _NUM.value <= 0:
-        raise app.UsageError(f"--num must be positive, got {_NUM.value}")
-    rng = np.random.default_rng(_SEED.value)
-    ds = datasets.load(_DATASET.value, _DATA.value, seed=_SEED.value)
-    imgs = visualize.to_uint8(ds.sample_images(_NUM.value, rng))
-    columns = int(np.ceil(np.sqrt(_NUM.value)))
+    if fl.num <= 0:
+        raise app.UsageError(f"--num must be positive, got {fl.num}")
+    rng = np.random.default_rng(fl.seed)
+    ds = datasets.load(fl.dataset, fl.data_source, seed=fl.seed)
+    imgs = visualize.to_uint8(ds.sample_images(fl.num, rng))
+    columns = int(np.ceil(np.sqrt(fl.num)))
     blank = np.full((-len(imgs) % columns,) + imgs.shape[1:], 128, np.uint8)  # grey padding
     cells = np.concatenate([imgs, blank]).reshape((-1, columns) + imgs.shape[1:])
     picture = Image.fromarray(visualize.tile(cells))
     picture = picture.resize((picture.width * 2, picture.height * 2), Image.NEAREST)
-    picture.save(_OUT.value)
-    print(f"Wrote {_NUM.value} {_DATASET.value} samples to {_OUT.value}")
+    picture.save(fl.out)
+    print(f"Wrote {fl.num} {fl.dataset} samples to {fl.out}")
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(cli.reports_errors(main))

@@ -23,22 +23,26 @@ from vaejax import workdir as workdir_lib
 from vaejax.errors import InputError
 from vaejax.evaluation import report
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A trained and evaluated workdir.")
-_NAME = flags.DEFINE_string("name", None, "The shipped model's name.")
-_COMMAND = flags.DEFINE_string("command", None, "The command that trained it.")
-flags.mark_flags_as_required(["workdir", "name", "command"])
+
+def _define_flags():
+    # Only when run as a program: importing this module defines no flag.
+    flags.DEFINE_string("workdir", None, "A trained and evaluated workdir.")
+    flags.DEFINE_string("name", None, "The shipped model's name.")
+    flags.DEFINE_string("command", None, "The command that trained it.")
+    flags.mark_flags_as_required(["workdir", "name", "command"])
 
 
 def main(argv):
+    fl = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    src = Path(_WORKDIR.value)
+    src = Path(fl.workdir)
     config = checkpoint.load_config(src)
     for needed in ("eval/metrics.json",):
         if not (src / needed).is_file():
             raise InputError(f"{src} has no {needed}: run experiments.evaluate on it first")
     steps = sorted(int(p.name) for p in (src / "checkpoints").iterdir() if p.name.isdigit())
-    dst = Path(pretrained.__file__).parent / _NAME.value
+    dst = Path(pretrained.__file__).parent / fl.name
     if dst.exists():
         shutil.rmtree(dst)
     dst.mkdir(parents=True)
@@ -48,7 +52,7 @@ def main(argv):
     shutil.copytree(src / "checkpoints" / str(steps[-1]), dst / "checkpoints" / str(steps[-1]))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, check=False).stdout.strip()
-    info = dict(name=_NAME.value, command=_COMMAND.value, seed=config.seed,
+    info = dict(name=fl.name, command=fl.command, seed=config.seed,
                 data_seed=config.get("data_seed"), step=steps[-1], config=config.name,
                 commit=commit)
     (dst / workdir_lib.SHIPPED_MARKER).write_text(json.dumps(info, indent=2) + "\n")
@@ -57,4 +61,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(cli.reports_errors(main))

@@ -25,35 +25,39 @@ from experiments import cli
 from vaejax import errors, memory, train
 from vaejax.evaluation import evaluate, udr
 
-_WORKDIRS = flags.DEFINE_list("workdirs", None, "Workdirs of one setting (comma-separated).")
-_IMAGES = flags.DEFINE_integer("images", evaluate.UDR_IMAGES, "Images every model encodes.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the images drawn and of the Lasso.")
-_OUTPUT = flags.DEFINE_string("output", "udr.json", "Where to write the ranking.")
-flags.mark_flags_as_required(["workdirs"])
+
+def _define_flags():
+    # Only when run as a program: importing this module defines no flag.
+    flags.DEFINE_list("workdirs", None, "Workdirs of one setting (comma-separated).")
+    flags.DEFINE_integer("images", evaluate.UDR_IMAGES, "Images every model encodes.")
+    flags.DEFINE_integer("seed", 0, "Seed of the images drawn and of the Lasso.")
+    flags.DEFINE_string("output", "udr.json", "Where to write the ranking.")
+    flags.mark_flags_as_required(["workdirs"])
 
 
 def main(argv):
+    fl = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     memory.keep_freed_memory()
     models = []
-    configs = cli.one_dataset_configs(_WORKDIRS.value, "UDR compares models of one")
-    for w, config in zip(_WORKDIRS.value, configs):
+    configs = cli.one_dataset_configs(fl.workdirs, "UDR compares models of one")
+    for w, config in zip(fl.workdirs, configs):
         n = train.num_replicas(config)
         models += [(Path(w), None)] if n == 1 else [(Path(w), i) for i in range(n)]
     if len(models) < 2:
         raise errors.InputError("UDR needs at least 2 models: give several workdirs, or a "
                                 "run of several replicas")
-    if _IMAGES.value < 10:
-        raise errors.InputError(f"--images must be at least 10, got {_IMAGES.value}")
-    data = evaluate.dataset_for(configs[0], None, sizes="smoke", seed=_SEED.value)
-    ranking = evaluate.udr_ranking(models, data, seed=_SEED.value, num_images=_IMAGES.value)
+    if fl.images < 10:
+        raise errors.InputError(f"--images must be at least 10, got {fl.images}")
+    data = evaluate.dataset_for(configs[0], None, sizes="smoke", seed=fl.seed)
+    ranking = evaluate.udr_ranking(models, data, seed=fl.seed, num_images=fl.images)
     compared = compare_with_supervised(models, ranking)
     if compared:
         ranking["supervised"] = compared
-    Path(_OUTPUT.value).write_text(json.dumps(ranking, indent=2))
+    Path(fl.output).write_text(json.dumps(ranking, indent=2))
     if "skipped" in ranking:
         print(f"UDR not computed: {ranking['skipped']}")
         return
@@ -66,7 +70,7 @@ def main(argv):
         print(f"{name}: Spearman with UDR lasso {entry['spearman_lasso']:+.2f}, spearman "
               f"{entry['spearman_spearman']:+.2f}; top-UDR pick {entry['chosen']:.3f} against "
               f"{entry['mean']:.3f} on average ({entry['gain']:+.3f})")
-    print("wrote", _OUTPUT.value)
+    print("wrote", fl.output)
 
 
 def _metrics_path(workdir: Path, replica):
@@ -88,4 +92,5 @@ def compare_with_supervised(models, ranking) -> dict | None:
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(cli.reports_errors(main))

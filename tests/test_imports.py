@@ -2,6 +2,8 @@
 package inside a function (the way a circle is usually hidden)."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import vaejax
@@ -77,3 +79,18 @@ def test_the_import_graph_has_no_cycle():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+def test_importing_every_experiments_module_defines_no_flag():
+    # Tests import several entry points into one process: a flag defined at import
+    # (two modules' --seed) would stop the second import with DuplicateFlagError.
+    code = ("import importlib, pathlib; from absl import app, flags, logging; "
+            "import orbax.checkpoint; "  # defines flags of its own
+            "before = set(flags.FLAGS); "
+            "[importlib.import_module('experiments.' + p.stem) "
+            " for p in sorted(pathlib.Path('experiments').glob('*.py'))]; "
+            "print(sorted(set(flags.FLAGS) - before))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT.parent, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
