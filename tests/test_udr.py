@@ -142,7 +142,7 @@ def test_bad_input_is_refused():
 
 
 def test_udr_command_ranks_workdirs(tmp_path):
-    for seed in (0, 1):
+    for seed in (0, 1, 2):
         config = load_config("beta_vae:smoke", seed=seed, num_steps=20)
         train.train_and_evaluate(config, tmp_path / f"s{seed}", progress=False)
     out = tmp_path / "udr.json"
@@ -159,8 +159,26 @@ def test_udr_command_ranks_workdirs(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: UDR needs at least 2 models: give several workdirs, or a run of several "
-        "replicas")
+        "error: UDR needs at least 2 models of a setting: give several workdirs, or a run "
+        f"of several replicas (got {tmp_path / 's0'})")
+
+    # two settings, each ranked on its own; with metrics, compared pooled
+    for seed, mig in ((0, 0.1), (1, 0.3), (2, 0.2)):
+        (tmp_path / f"s{seed}" / "eval").mkdir(exist_ok=True)
+        (tmp_path / f"s{seed}" / "eval" / "metrics.json").write_text(
+            json.dumps(dict(metrics=dict(mig=dict(mig=mig)))))
+    settings = [f"{tmp_path / 's0'},{tmp_path / 's1'}", f"{tmp_path / 's1'},{tmp_path / 's2'}"]
+    proc = subprocess.run(cmd + ["--settings", settings[0], "--settings", settings[1]],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert [r["models"] for r in result["settings"]] == [s.split(",") for s in settings]
+    chosen = [int(np.argmax(r["scores"]["lasso"])) for r in result["settings"]]
+    assert [r["chosen"] for r in result["settings"]] == chosen
+    assert result["comparison"]["pooled"]["mig"]["values"] == [0.1, 0.3, 0.3, 0.2]
+    assert result["comparison"]["within"]["mig"]["gains"] == pytest.approx(
+        [[0.1, 0.3][chosen[0]] - 0.2, [0.3, 0.2][chosen[1]] - 0.25])
+    assert "keeping each setting's top-UDR seed gains" in proc.stdout
 
 
 def test_ranking_compared_with_supervised_metrics():
@@ -175,3 +193,22 @@ def test_ranking_compared_with_supervised_metrics():
     assert out["factor_vae"]["chosen"] == 0.9
     assert out["factor_vae"]["gain"] == pytest.approx(0.9 - 0.7)
     assert udr.compare(scores, 1, [{}, {}, {}]) is None
+
+
+def test_settings_ranked_apart_and_judged_together():
+    mig = lambda v: dict(mig=dict(mig=v))  # noqa: E731
+    first = (dict(lasso=[0.2, 0.9], spearman=[0.3, 0.8]), [mig(0.1), mig(0.4)])
+    second = (dict(lasso=[0.6, 0.5, 0.4], spearman=[0.6, 0.5, 0.4]),
+              [mig(0.2), mig(0.5), mig(0.3)])
+    out = udr.compare_settings([first, second])
+    pooled = out["pooled"]["mig"]
+    assert pooled["values"] == [0.1, 0.4, 0.2, 0.5, 0.3]
+    # lasso ranks 0.2 0.9 0.6 0.5 0.4 against mig's 0.1 0.4 0.2 0.5 0.3
+    assert pooled["spearman_lasso"] == pytest.approx(
+        stats.spearmanr([0.2, 0.9, 0.6, 0.5, 0.4], pooled["values"]).statistic)
+    assert pooled["chosen"] == 0.4  # the highest Lasso UDR overall
+    assert pooled["mean"] == pytest.approx(0.3)
+    # the first setting keeps its seed 1 (+0.15), the second its seed 0 (0.2 - 1/3)
+    assert out["within"]["mig"]["gains"] == pytest.approx([0.15, 0.2 - 1.0 / 3.0])
+    assert out["within"]["mig"]["mean_gain"] == pytest.approx((0.15 + 0.2 - 1.0 / 3.0) / 2)
+    assert udr.compare_settings([first, (second[0], [{}, {}, {}])]) is None

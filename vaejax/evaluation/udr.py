@@ -155,6 +155,29 @@ def compare(scores: dict, chosen: int, reports: list[dict]) -> dict | None:
     return out or None
 
 
+def compare_settings(settings: list[tuple[dict, list[dict]]]) -> dict | None:
+    """UDR computed within each setting (the paper's UDR: each seed compared with
+    the seeds of its own hyperparameters), judged over all settings' models.
+
+    ``settings``: per setting its ``(scores, reports)`` as :func:`compare` takes
+    them. Returns ``pooled``: :func:`compare` over every model of every setting
+    (the Spearman correlations across all of them; ``chosen`` the model of
+    highest Lasso UDR overall), and ``within``: per supervised metric each
+    setting's gain from keeping its top-UDR seed rather than one at random
+    (``gains``) and their ``mean_gain``. None when a model lacks the metrics."""
+    scores = {method: [v for s, _ in settings for v in s[method]] for method in METHODS}
+    reports = [r for _, rs in settings for r in rs]
+    pooled = compare(scores, int(np.argmax(scores["lasso"])), reports)
+    per_setting = [compare(s, int(np.argmax(s["lasso"])), rs) for s, rs in settings]
+    if pooled is None or any(c is None for c in per_setting):
+        return None
+    within = {}
+    for name in pooled:
+        gains = [c[name]["gain"] for c in per_setting]
+        within[name] = dict(gains=gains, mean_gain=float(np.mean(gains)))
+    return dict(pooled=pooled, within=within)
+
+
 def _check_pair(codes_a: np.ndarray, codes_b: np.ndarray) -> None:
     if codes_a.ndim != 2 or codes_b.ndim != 2 or len(codes_a) != len(codes_b):
         raise ValueError(f"codes must be (N, D) on the same N images, got shapes "
