@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -178,7 +177,7 @@ def run_seed(config, beta: float, replicas: int, seed: int, root: Path, out: Pat
     report = json.loads((workdir / "eval" / "metrics.json").read_text())
     record = dict(settings=settings, workdir=str(workdir), values=quantities(report),
                   seconds=dict(train=trained, total=time.perf_counter() - start),
-                  commit=_commit())
+                  commit=cli.commit())
     saved.parent.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(record, indent=1, default=list))
     return record
@@ -258,14 +257,6 @@ def format_points(points: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -298,7 +289,7 @@ def main(argv):
                                 dci_trees=fl.dci_trees) for beta in betas]
     write_outputs(points, out, config_name=config.name, config=config.to_dict(),
                   sizes=fl.sizes, dci_trees=fl.dci_trees, separate=fl.separate,
-                  commit=_commit(), seconds=time.perf_counter() - start)
+                  commit=cli.commit(), seconds=time.perf_counter() - start)
     print(format_points(points))
 
 

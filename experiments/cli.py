@@ -1,9 +1,11 @@
-"""What the entry points share: the project's errors as one line, not a traceback."""
+"""What the entry points share: the project's errors as one line, not a traceback;
+the commit a result file records."""
 
 from __future__ import annotations
 
 import functools
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,15 @@ from absl import flags
 from vaejax import checkpoint
 from vaejax.data import datasets
 from vaejax.errors import InputError, VaejaxError
+
+
+def commit() -> str | None:
+    """The checkout's git commit (what a result file records); None outside git."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def debugging() -> bool:

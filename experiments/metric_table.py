@@ -34,7 +34,6 @@ stop goes on from the first row not scored.
 
 import importlib.util
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -324,7 +323,7 @@ def score_rows(cfg, root: Path, progress: bool = True, reuse: dict | None = None
         scores[row] = dict(score_representations(cfg, data, reps, memoize=row not in UNMEMOIZED,
                                                  progress=progress,
                                                  skip=NOT_SCORED.get(row, ())),
-                           commit=_commit())
+                           commit=cli.commit())
         _save_scores(root, cfg, scores)
 
     if any(row not in scores for row in BASELINE_ROWS):
@@ -469,21 +468,13 @@ def _parse_reference(text: str) -> tuple[float, float]:
     return float(mean), float(std or 0.0)
 
 
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def write_outputs(root: Path, scores: dict, cfg, seconds: float) -> str:
     """Writes table.md, table.json and table.png; returns the markdown."""
     rows = summarize(scores, table_dataset(cfg))
     markdown = format_table(rows, cfg)
     (root / "table.md").write_text(markdown + "\n")
     (root / "table.json").write_text(json.dumps(
-        dict(rows=rows, scores=scores, config=cfg.to_dict(), commit=_commit(),
+        dict(rows=rows, scores=scores, config=cfg.to_dict(), commit=cli.commit(),
              seconds=seconds), indent=2, default=list))
     plot_table(rows, root / "table.png")
     return markdown

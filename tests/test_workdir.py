@@ -151,3 +151,12 @@ def test_cli_errors_name_the_problem_on_one_line(tmp_path):
     assert none.returncode == 2
     assert none.stderr.strip().splitlines()[-1].startswith(
         f"error: no config.json in workdir {tmp_path / 'empty'}")
+
+
+def test_the_commit_a_result_records_is_the_checkouts_head():
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(cli.__file__).parent, check=False)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert cli.commit() == head.stdout.strip()
+    assert len(cli.commit()) == 40
