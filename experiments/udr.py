@@ -71,10 +71,12 @@ def main(argv):
     if fl.images < 10:
         raise errors.InputError(f"--images must be at least 10, got {fl.images}")
     data = evaluate.dataset_for(configs[workdirs[0]], None, sizes="smoke", seed=fl.seed)
-    rankings = []
+    rankings, reports = [], []
     for models in settings:
         ranking = evaluate.udr_ranking(models, data, seed=fl.seed, num_images=fl.images)
-        compared = compare_with_supervised(models, ranking)
+        reports.append(None if "skipped" in ranking else _reports(models))
+        compared = reports[-1] and udr.compare(ranking["scores"], ranking["chosen"],
+                                               reports[-1])
         if compared:
             ranking["supervised"] = compared
         rankings.append(ranking)
@@ -82,11 +84,9 @@ def main(argv):
         result = rankings[0]
     else:
         result = dict(settings=rankings)
-        if not any("skipped" in r for r in rankings):
-            reports = [_reports(models) for models in settings]
-            if all(r is not None for r in reports):
-                result["comparison"] = udr.compare_settings(
-                    [(r["scores"], rs) for r, rs in zip(rankings, reports)])
+        if all(r is not None for r in reports):
+            result["comparison"] = udr.compare_settings(
+                [(r["scores"], rs) for r, rs in zip(rankings, reports)])
     Path(fl.output).write_text(json.dumps(result, indent=2))
     for ranking in rankings:
         _print_ranking(ranking)
@@ -128,15 +128,6 @@ def _reports(models) -> list[dict] | None:
     if not all(p.is_file() for p in paths):
         return None
     return [json.loads(p.read_text()).get("metrics", {}) for p in paths]
-
-
-def compare_with_supervised(models, ranking) -> dict | None:
-    """:func:`vaejax.evaluation.udr.compare` on the models' ``metrics.json``; None
-    unless every model has been evaluated."""
-    reports = None if "skipped" in ranking else _reports(models)
-    if reports is None:
-        return None
-    return udr.compare(ranking["scores"], ranking["chosen"], reports)
 
 
 if __name__ == "__main__":
