@@ -16,10 +16,12 @@ from vaejax.data import datasets
 from vaejax.errors import InputError, VaejaxError
 
 
-def commit() -> str | None:
-    """The checkout's git commit (what a result file records); None outside git."""
+def commit(short: bool = False) -> str | None:
+    """The checkout's git commit (what a result file records; ``short``: its
+    abbreviated hash); None outside git."""
+    args = ["git", "rev-parse"] + (["--short"] if short else []) + ["HEAD"]
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+        return subprocess.run(args, capture_output=True, text=True,
                               check=True, cwd=Path(__file__).parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None

@@ -12,7 +12,6 @@ point. README.md is the author's to write.
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from absl import app, flags
@@ -50,8 +49,7 @@ def main(argv):
         shutil.copy2(src / name, dst / name)
     shutil.copytree(src / "eval", dst / "eval")
     shutil.copytree(src / "checkpoints" / str(steps[-1]), dst / "checkpoints" / str(steps[-1]))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip()
+    commit = cli.commit(short=True) or ""
     info = dict(name=fl.name, command=fl.command, seed=config.seed,
                 data_seed=config.get("data_seed"), step=steps[-1], config=config.name,
                 commit=commit)

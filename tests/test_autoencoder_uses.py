@@ -171,6 +171,13 @@ def test_squared_error_autoencoders_are_shown_through_the_identity():
                                np.clip(out, 0, 1), rtol=1e-6)
     np.testing.assert_allclose(evaluate._decode(model, params, z), 1 / (1 + np.exp(-out)),
                                rtol=1e-5)
+    assert out.min() < 0 or out.max() > 1  # so the clip above was tested
+    # errors are measured on the unclipped output, pictures on the clipped one
+    np.testing.assert_array_equal(denoising.apply_link(out, "identity"), out)
+    np.testing.assert_allclose(denoising.apply_link(out, "sigmoid"), 1 / (1 + np.exp(-out)),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="link must be sigmoid or identity"):
+        denoising.output_fn(model, params, link="tanh")
 
 
 def test_the_study_tells_pooling_and_upsampling_models_apart():

@@ -160,3 +160,5 @@ def test_the_commit_a_result_records_is_the_checkouts_head():
         pytest.skip("not a git checkout")
     assert cli.commit() == head.stdout.strip()
     assert len(cli.commit()) == 40
+    short = cli.commit(short=True)  # what a shipped model's pretrained.json records
+    assert 4 <= len(short) < 40 and head.stdout.startswith(short)

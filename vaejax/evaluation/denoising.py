@@ -46,15 +46,29 @@ def output_link(config) -> str:
     return "identity" if squared and config.objective == "autoencoder" else "sigmoid"
 
 
-def output_fn(model, params, batch_size: int = 256, link: str = "sigmoid"):
-    """images (N, H, W, C) -> the model's outputs (``link`` of the logits: sigmoid or
-    identity), through the code (the posterior mean for a VAE); compiled once."""
-    if link not in ("sigmoid", "identity"):
+LINKS = ("sigmoid", "identity")
+
+
+def check_link(link: str) -> None:
+    """Raises ValueError unless ``link`` is one of :data:`LINKS`."""
+    if link not in LINKS:
         raise ValueError(f"link must be sigmoid or identity, got {link!r}")
-    act = jax.nn.sigmoid if link == "sigmoid" else (lambda v: v)
-    run = jax.jit(lambda p, x: act(model.apply(
+
+
+def apply_link(out: jax.Array, link: str) -> jax.Array:
+    """Decoder outputs -> images: ``sigmoid`` of the logits, or the output itself
+    (``identity``; unclipped, so errors are measured on what the model gives)."""
+    check_link(link)
+    return jax.nn.sigmoid(out) if link == "sigmoid" else out
+
+
+def output_fn(model, params, batch_size: int = 256, link: str = "sigmoid"):
+    """images (N, H, W, C) -> the model's outputs (:func:`apply_link` of the decoder's),
+    through the code (the posterior mean for a VAE); compiled once."""
+    check_link(link)
+    run = jax.jit(lambda p, x: apply_link(model.apply(
         {"params": p}, model.apply({"params": p}, x, method=models.Autoencoder.encode),
-        method=models.Autoencoder.decode)))
+        method=models.Autoencoder.decode), link))
 
     def outputs(images):
         return np.concatenate([np.asarray(run(params, jnp.asarray(images[i:i + batch_size])))

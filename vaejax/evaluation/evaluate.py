@@ -101,10 +101,10 @@ def mean_kl_per_latent(mean, logvar, prior: str) -> np.ndarray:
 
 
 def _decode(model, params, z, link: str = "sigmoid"):
-    """Images from codes: the decoder's output through ``link`` (sigmoid, or identity
-    for an autoencoder trained with squared error, clipped to [0, 1])."""
+    """Pictures from codes: the decoder's output through ``link``
+    (:func:`denoising.apply_link`), clipped to [0, 1]."""
     out = model.apply({"params": params}, z, method=models.Autoencoder.decode)
-    return np.asarray(jax.nn.sigmoid(out) if link == "sigmoid" else jnp.clip(out, 0.0, 1.0))
+    return np.asarray(jnp.clip(denoising.apply_link(out, link), 0.0, 1.0))
 
 
 def reconstruction_and_kl(model, params, images, key, *, likelihood: str = "bernoulli",
