@@ -23,11 +23,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 from sklearn import decomposition  # noqa: E402
 
 from experiments import cli  # noqa: E402
-from vaejax import errors, memory, train  # noqa: E402
+from vaejax import errors, train  # noqa: E402
 from vaejax.evaluation import denoising, evaluate  # noqa: E402
 
 
@@ -95,11 +95,7 @@ def save_compression(path: Path, result: dict) -> None:
 
 def main(argv):
     fl = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    memory.keep_freed_memory()
+    cli.start(argv)
     if fl.images < 1 or fl.pca_images < 2:
         raise errors.InputError("--images must be positive and --pca_images at least 2")
     runs = []

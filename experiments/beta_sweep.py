@@ -35,12 +35,12 @@ import re
 import time
 from pathlib import Path
 
-from absl import app, flags, logging
+from absl import app, flags
 import numpy as np
 from ml_collections import config_flags
 
 from experiments import beta_vae, cli
-from vaejax import memory, train
+from vaejax import train
 from vaejax import workdir as workdir_lib
 from vaejax.errors import ConfigError
 from vaejax.evaluation import evaluate, metrics
@@ -258,11 +258,7 @@ def format_points(points: list[dict]) -> str:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
+    cli.start(argv)
     fl = flags.FLAGS
     config = fl.config
     try:

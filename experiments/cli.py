@@ -1,5 +1,5 @@
-"""What the entry points share: the project's errors as one line, not a traceback;
-the commit a result file records."""
+"""What the entry points share: their opening steps, the project's errors as one
+line, not a traceback; the commit a result file records."""
 
 from __future__ import annotations
 
@@ -9,11 +9,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-from absl import flags
+from absl import app, flags, logging
 
-from vaejax import checkpoint
+from vaejax import checkpoint, memory
 from vaejax.data import datasets
 from vaejax.errors import InputError, VaejaxError
+
+
+def start(argv) -> None:
+    """An entry point's opening steps: refuses positional arguments; logs at
+    WARNING unless ``--verbosity`` is given (Orbax logs every save at INFO);
+    keeps freed memory for reuse, before JAX's first computation
+    (:func:`vaejax.memory.keep_freed_memory`)."""
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    memory.keep_freed_memory()
 
 
 def commit(short: bool = False) -> str | None:

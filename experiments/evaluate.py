@@ -14,10 +14,10 @@ shipped model's directory is never written.
 import json
 from pathlib import Path
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from experiments import cli
-from vaejax import memory, pretrained
+from vaejax import pretrained
 from vaejax.evaluation import evaluate, metrics, report
 
 
@@ -44,11 +44,7 @@ def _define_flags():
 
 def main(argv):
     fl = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
+    cli.start(argv)
     workdir = pretrained.resolve(fl.workdir)
     out_dir = Path(fl.output_dir) if fl.output_dir else None
     if out_dir is None and pretrained.is_shipped(workdir):

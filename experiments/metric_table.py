@@ -37,13 +37,13 @@ import json
 import time
 from pathlib import Path
 
-from absl import app, flags, logging
+from absl import app, flags
 import jax
 import numpy as np
 from ml_collections import config_flags
 
 from experiments import base, cli
-from vaejax import architectures, memory, models, objectives, train
+from vaejax import architectures, models, objectives, train
 from vaejax.errors import ConfigError
 from vaejax import workdir as workdir_lib
 from vaejax.data import datasets
@@ -481,11 +481,7 @@ def write_outputs(root: Path, scores: dict, cfg, seconds: float) -> str:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
+    cli.start(argv)
     cfg = flags.FLAGS.config
     root = Path(flags.FLAGS.workdir)
     reuse = scores_from(flags.FLAGS.scores_from, cfg) if flags.FLAGS.scores_from else None

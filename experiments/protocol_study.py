@@ -29,12 +29,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 from sklearn import linear_model, preprocessing
 
 from experiments import cli
 from experiments import metric_table
-from vaejax import memory
 from vaejax.data import GroundTruth, dsprites
 from vaejax.errors import InputError
 from vaejax.evaluation import codes, metrics
@@ -108,11 +107,7 @@ def format_study(results: dict, rows) -> str:
 
 def main(argv):
     fl = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    memory.keep_freed_memory()
+    cli.start(argv)
     root = Path(fl.table_workdir)
     if not (root / "table.json").is_file():
         raise InputError(f"no table.json in {root}: run experiments.metric_table there first")

@@ -14,11 +14,11 @@ VAEJAX_COORDINATOR_ADDRESS, VAEJAX_NUM_PROCESSES, VAEJAX_PROCESS_ID;
 import re
 
 import jax
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from experiments import cli
-from vaejax import memory, parallel, train
+from vaejax import parallel, train
 
 
 def _define_flags():
@@ -40,11 +40,7 @@ def default_workdir(config) -> str:
 
 def main(argv):
     fl = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
+    cli.start(argv)
     parallel.initialize_distributed(fl.coordinator_address, fl.num_processes, fl.process_id)
     config = fl.config
     workdir = fl.workdir or default_workdir(config)

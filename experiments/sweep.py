@@ -14,11 +14,11 @@ import copy
 import re
 from pathlib import Path
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from experiments import cli
-from vaejax import memory, parallel, train
+from vaejax import parallel, train
 from vaejax import workdir as workdir_lib
 
 
@@ -59,11 +59,7 @@ def run_sweep(config, workdir, betas, seeds, *, progress=True) -> list[Path]:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    memory.keep_freed_memory()  # before JAX's first computation (see its docstring)
+    cli.start(argv)
     parallel.initialize_distributed()
     fl = flags.FLAGS
     config = fl.config

@@ -27,10 +27,10 @@ pooled (:func:`vaejax.evaluation.udr.compare_settings`); the JSON holds
 import json
 from pathlib import Path
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from experiments import cli
-from vaejax import errors, memory, train
+from vaejax import errors, train
 from vaejax.evaluation import evaluate, udr
 
 
@@ -49,11 +49,7 @@ def _define_flags():
 
 def main(argv):
     fl = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    memory.keep_freed_memory()
+    cli.start(argv)
     groups = [fl.workdirs] if fl.workdirs else [s.split(",") for s in fl.settings]
     workdirs = [w for g in groups for w in g]
     configs = dict(zip(workdirs, cli.one_dataset_configs(workdirs, "UDR compares models of one")))

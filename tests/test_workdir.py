@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from absl import app, logging
 
 from experiments import cli
 from experiments.base import load as get_config
@@ -162,3 +163,15 @@ def test_the_commit_a_result_records_is_the_checkouts_head():
     assert len(cli.commit()) == 40
     short = cli.commit(short=True)  # what a shipped model's pretrained.json records
     assert 4 <= len(short) < 40 and head.stdout.startswith(short)
+
+
+def test_entry_points_refuse_positional_arguments_and_log_quietly():
+    before = logging.get_verbosity()
+    try:
+        with pytest.raises(app.UsageError, match=r"unexpected arguments: \['extra'\]"):
+            cli.start(["prog", "extra"])
+        logging.set_verbosity(logging.INFO)
+        cli.start(["prog"])
+        assert logging.get_verbosity() == logging.WARNING
+    finally:
+        logging.set_verbosity(before)
