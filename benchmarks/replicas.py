@@ -1,10 +1,11 @@
 """Replicas as one program: model-steps/s of N vmapped models against one model.
 
-    python benchmarks/replicas.py [--architectures fc conv] [--replicas 1 2 4 8]
+    python benchmarks/replicas.py [--architectures fc conv broadcast] [--replicas 1 2 4 8]
                                   [--layouts auto] [--batch-size 64] [--rounds 5] [--steps 10]
 
-For each model (the FC beta-VAE of Higgins et al., Adagrad 1e-2, and the
-standard conv one, Adam 1e-4) and replica count N, the train step of
+For each model (the FC beta-VAE of Higgins et al., Adagrad 1e-2; the
+standard conv one, Adam 1e-4; ``broadcast``: ``beta_vae.py:broadcast,cpu``, the
+conv encoder and the 16 x 16 spatial broadcast decoder, Adam 5e-4) and replica count N, the train step of
 ``config.replicas = N`` (one jit-compiled step; ``--layouts``: vmapped
 over the train state, mapped with ``lax.map``, or ``auto``, see
 ``vaejax.train.replica_layout``) is compiled, warmed up and timed in ``--rounds`` interleaved rounds
@@ -33,8 +34,11 @@ from experiments import beta_vae  # noqa: E402
 from vaejax import architectures, memory, train  # noqa: E402
 
 
+VARIANTS = {"fc": None, "conv": "conv", "broadcast": "broadcast,cpu"}
+
+
 def _config(architecture: str, replicas: int, batch_size: int, layout: str = "auto"):
-    config = beta_vae.get_config("conv" if architecture == "conv" else None)
+    config = beta_vae.get_config(VARIANTS[architecture])
     config.batch_size = batch_size
     config.replicas = replicas
     config.replica_layout = layout
@@ -78,7 +82,7 @@ def measure(architecture: str, replica_counts, batch_size: int, rounds: int, ste
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--architectures", nargs="+", default=["fc", "conv"],
-                        choices=["fc", "conv"])
+                        choices=list(VARIANTS))
     parser.add_argument("--replicas", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--layouts", nargs="+", default=["auto"], choices=train.REPLICA_LAYOUTS)
     parser.add_argument("--batch-size", type=int, default=64)

@@ -114,10 +114,34 @@ def test_bad_kernel_is_named():
         layers.conv_stride2(jnp.zeros((1, 8, 8, 2)), jnp.zeros((3, 3, 2, 4)))
 
 
+@pytest.mark.parametrize("m,c,o", [(3, 12, 32), (3, 32, 1), (1, 32, 1)])
+def test_conv_valid_xla_is_laxs_and_each_replicas_own_under_vmap(m, c, o):
+    keys = jax.random.split(jax.random.key(m + c + o), 3)
+    xs = jax.random.normal(keys[0], (3, 2, 7, 6, c))  # 3 replicas
+    kernels = jax.random.normal(keys[1], (3, m, m, c, o))
+    ref = lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "VALID",
+                                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    cots = jax.random.normal(keys[2], (3,) + ref(xs[0], kernels[0]).shape)
+
+    def grads(conv, x, k, cot):
+        return jax.grad(lambda x, k: jnp.sum(conv(x, k) * cot), argnums=(0, 1))(x, k)
+
+    batched = jax.vmap(lambda x, k, cot: (layers.conv_valid_xla(x, k),) + grads(
+        layers.conv_valid_xla, x, k, cot))(xs, kernels, cots)
+    for r in range(3):
+        expected = (ref(xs[r], kernels[r]),) + grads(ref, xs[r], kernels[r], cots[r])
+        for what, a, b in zip(("output", "input gradient", "kernel gradient"), batched,
+                              expected):
+            _assert_close(a[r], b, f"replica {r} {what}")
+
+
 @pytest.mark.parametrize("variational", [True, False])
-def test_conv_model_fast_equals_flax(variational):
-    fast = architectures.build("conv", latents=6, variational=variational, conv_impl="fast")
-    plain = architectures.build("conv", latents=6, variational=variational, conv_impl="flax")
+@pytest.mark.parametrize("architecture,resolution", [("conv", 64), ("broadcast", 16),
+                                                     ("broadcast", 64)])
+def test_conv_model_fast_equals_flax(variational, architecture, resolution):
+    fast, plain = (architectures.build(architecture, latents=6, variational=variational,
+                                       conv_impl=impl, broadcast_resolution=resolution)
+                   for impl in ("fast", "flax"))
     key = jax.random.key(3)
     params = models.init_params(fast, key)
     # Same parameter tree and initial values: checkpoints work with either.

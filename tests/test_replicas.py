@@ -85,7 +85,9 @@ SPECS = ["beta_vae:conv,smoke", "factor_vae:smoke", "beta_tcvae:smoke",
 @pytest.mark.parametrize("spec,steps_per_dispatch,layout",
                          [(spec, 1, layout) for spec in SPECS for layout in ("vmap", "map")]
                          + [("beta_vae:conv,smoke", 3, "map"), ("factor_vae:smoke", 3, "vmap"),
-                            ("beta_tcvae:smoke", 3, "map")])
+                            ("beta_tcvae:smoke", 3, "map"),
+                            pytest.param("beta_vae:broadcast,smoke", 1, "vmap",
+                                         marks=pytest.mark.slow)])
 def test_every_objective_trains_replicas_as_separate_models(spec, steps_per_dispatch, layout):
     config = get_config(spec, replicas=2, optimizer="sgd", learning_rate=1e-4,
                         steps_per_dispatch=steps_per_dispatch, replica_layout=layout)
@@ -164,6 +166,8 @@ def test_replica_layout_is_checked_and_resolved():
     assert train.replica_layout(conv) == ("map" if jax.default_backend() == "cpu" else "vmap")
     conv.replica_layout = "vmap"
     assert train.replica_layout(conv) == "vmap"
+    # the broadcast decoder's convolution gradients crawl inside lax.map on XLA:CPU
+    assert train.replica_layout(get_config("beta_vae:broadcast,smoke")) == "vmap"
 
 
 def test_replicas_must_be_a_positive_integer():

@@ -96,6 +96,12 @@ def _conv_transpose(fast: bool, features: int, index: int) -> nn.Module:
                             name=f"ConvTranspose_{index}")
 
 
+def _conv_valid(fast: bool, features: int, kernel: int, index: int) -> nn.Module:
+    if fast:
+        return layers.ConvValid(features, kernel, name=f"Conv_{index}")
+    return nn.Conv(features, (kernel, kernel), padding="VALID", name=f"Conv_{index}")
+
+
 class ConvEncoder(nn.Module):
     """The standard convolutional encoder (disentanglement_lib): conv 32, 32 (4x4),
     64, 64 (2x2), all stride 2, 'same' padding, ReLU; dense 256; heads.
@@ -189,7 +195,9 @@ class BroadcastDecoder(nn.Module):
     ``resolution`` (16, 32) ends the stack there and doubles it to 64 with
     the conv decoder's 4x4 stride-2 transposed convolutions (``features``
     each, the last to 1 channel): a cheaper decoder for a CPU, the same bias
-    at the coarse scale. ``fast`` as for :class:`ConvEncoder`.
+    at the coarse scale. ``fast`` as for :class:`ConvEncoder`; its 'valid'
+    convolutions are XLA's (:class:`vaejax.layers.ConvValid`), run once per
+    replica under ``vmap``.
     """
 
     resolution: int = 64
@@ -208,10 +216,10 @@ class BroadcastDecoder(nn.Module):
             raise ValueError(f"broadcast resolution must be 8, 16, 32 or 64 and at most the "
                              f"image side {size}, got {self.resolution}")
         h = broadcast_grid(z, self.resolution + 2 * self.layers)
-        for _ in range(self.layers):
-            h = nn.relu(nn.Conv(self.features, (3, 3), padding="VALID")(h))
+        for i in range(self.layers):
+            h = nn.relu(_conv_valid(self.fast, self.features, 3, i)(h))
         if self.resolution == size:
-            return nn.Conv(channels, (1, 1))(h)
+            return _conv_valid(self.fast, channels, 1, self.layers)(h)
         doublings = (size // self.resolution).bit_length() - 1
         for i in range(doublings - 1):
             h = nn.relu(_conv_transpose(self.fast, self.features, i)(h))
