@@ -20,23 +20,30 @@ def start(argv) -> None:
     """An entry point's opening steps: refuses positional arguments; logs at
     WARNING unless ``--verbosity`` is given (Orbax logs every save at INFO);
     keeps freed memory for reuse, before JAX's first computation
-    (:func:`vaejax.memory.keep_freed_memory`)."""
+    (:func:`vaejax.memory.keep_freed_memory`); notes the commit."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
     memory.keep_freed_memory()
+    commit()
 
 
-def commit(short: bool = False) -> str | None:
-    """The checkout's git commit (what a result file records; ``short``: its
-    abbreviated hash); None outside git."""
-    args = ["git", "rev-parse"] + (["--short"] if short else []) + ["HEAD"]
+@functools.cache
+def _head() -> str | None:
     try:
-        return subprocess.run(args, capture_output=True, text=True,
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                               check=True, cwd=Path(__file__).parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def commit(short: bool = False) -> str | None:
+    """The checkout's git commit when this process first asked (what a result file
+    records; ``short``: its first 7 hex digits); None outside git. :func:`start`
+    asks at once, so a run of hours names the code it loaded, not a later HEAD."""
+    head = _head()
+    return head[:7] if head and short else head
 
 
 def debugging() -> bool:

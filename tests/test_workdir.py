@@ -161,8 +161,17 @@ def test_the_commit_a_result_records_is_the_checkouts_head():
         pytest.skip("not a git checkout")
     assert cli.commit() == head.stdout.strip()
     assert len(cli.commit()) == 40
-    short = cli.commit(short=True)  # what a shipped model's pretrained.json records
-    assert 4 <= len(short) < 40 and head.stdout.startswith(short)
+    assert cli.commit(short=True) == head.stdout[:7]  # a shipped model's pretrained.json
+
+
+def test_the_commit_is_read_once_per_process(monkeypatch):
+    cli._head.cache_clear()
+    calls = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k))
+    first = cli.commit()
+    assert cli.commit() == first and cli.commit(short=True) == (first and first[:7])
+    assert len(calls) == 1  # later HEADs do not change what this run records
 
 
 def test_entry_points_refuse_positional_arguments_and_log_quietly():
