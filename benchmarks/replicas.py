@@ -1,11 +1,14 @@
 """Replicas as one program: model-steps/s of N vmapped models against one model.
 
-    python benchmarks/replicas.py [--architectures fc conv broadcast] [--replicas 1 2 4 8]
+    python benchmarks/replicas.py [--architectures fc conv broadcast conv_max_pool conv_nearest]
+                                  [--replicas 1 2 4 8]
                                   [--layouts auto] [--batch-size 64] [--rounds 5] [--steps 10]
 
 For each model (the FC beta-VAE of Higgins et al., Adagrad 1e-2; the
 standard conv one, Adam 1e-4; ``broadcast``: ``beta_vae.py:broadcast,cpu``, the
-conv encoder and the 16 x 16 spatial broadcast decoder, Adam 5e-4) and replica count N, the train step of
+conv encoder and the 16 x 16 spatial broadcast decoder, Adam 5e-4;
+``conv_max_pool`` / ``conv_nearest``: the conv one with a pooling encoder or an
+upsampling decoder) and replica count N, the train step of
 ``config.replicas = N`` (one jit-compiled step; ``--layouts``: vmapped
 over the train state, mapped with ``lax.map``, or ``auto``, see
 ``vaejax.train.replica_layout``) is compiled, warmed up and timed in ``--rounds`` interleaved rounds
@@ -35,10 +38,12 @@ from vaejax import architectures, memory, train  # noqa: E402
 
 
 VARIANTS = {"fc": None, "conv": "conv", "broadcast": "broadcast,cpu"}
+RESAMPLING = {"conv_max_pool": ("max_pool", "transpose"), "conv_nearest": ("stride", "nearest")}
 
 
 def _config(architecture: str, replicas: int, batch_size: int, layout: str = "auto"):
-    config = beta_vae.get_config(VARIANTS[architecture])
+    config = beta_vae.get_config(VARIANTS.get(architecture, "conv"))
+    config.downsample, config.upsample = RESAMPLING.get(architecture, ("stride", "transpose"))
     config.batch_size = batch_size
     config.replicas = replicas
     config.replica_layout = layout
@@ -82,7 +87,7 @@ def measure(architecture: str, replica_counts, batch_size: int, rounds: int, ste
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--architectures", nargs="+", default=["fc", "conv"],
-                        choices=list(VARIANTS))
+                        choices=list(VARIANTS) + list(RESAMPLING))
     parser.add_argument("--replicas", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--layouts", nargs="+", default=["auto"], choices=train.REPLICA_LAYOUTS)
     parser.add_argument("--batch-size", type=int, default=64)

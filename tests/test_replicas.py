@@ -167,7 +167,10 @@ def test_replica_layout_is_checked_and_resolved():
     conv.replica_layout = "vmap"
     assert train.replica_layout(conv) == "vmap"
     # the broadcast decoder's convolution gradients crawl inside lax.map on XLA:CPU
-    assert train.replica_layout(get_config("beta_vae:broadcast,smoke")) == "vmap"
+    for spec in ("beta_vae:broadcast,smoke", "conv_autoencoder:max_pool,smoke",
+                 "conv_autoencoder:nearest,smoke"):
+        assert train.replica_layout(get_config(spec)) == "vmap", spec
+    assert train.replica_layout(get_config("beta_vae:conv,smoke", conv_impl="flax")) == "vmap"
 
 
 def test_replicas_must_be_a_positive_integer():

@@ -96,6 +96,12 @@ def _conv_transpose(fast: bool, features: int, index: int) -> nn.Module:
                             name=f"ConvTranspose_{index}")
 
 
+def _conv_same(fast: bool, features: int, kernel: int, name: str) -> nn.Module:
+    if fast:
+        return layers.ConvSame(features, kernel, name=name)
+    return nn.Conv(features, (kernel, kernel), padding="SAME", name=name)
+
+
 def _conv_valid(fast: bool, features: int, kernel: int, index: int) -> nn.Module:
     if fast:
         return layers.ConvValid(features, kernel, name=f"Conv_{index}")
@@ -107,7 +113,9 @@ class ConvEncoder(nn.Module):
     64, 64 (2x2), all stride 2, 'same' padding, ReLU; dense 256; heads.
 
     ``fast`` computes the strided convolutions with :mod:`vaejax.layers` (same
-    function, same parameters; several times faster to train on CPU).
+    function, same parameters; several times faster to train on CPU), and the
+    pooling encoder's with :class:`vaejax.layers.ConvSame` (XLA's, once per
+    replica under ``vmap``).
     ``downsample`` ``max_pool`` or ``avg_pool`` halves the size by 2 x 2 pooling
     after each convolution (stride 1, 'same'; ReLU before the pool) instead of
     the stride: the same parameters, 4x the convolutions' work.
@@ -131,8 +139,7 @@ class ConvEncoder(nn.Module):
             if self.downsample == "stride":
                 h = nn.relu(_conv(self.fast, features, kernel, i)(h))
             else:
-                h = nn.relu(nn.Conv(features, (kernel, kernel), padding="SAME",
-                                    name=f"Conv_{i}")(h))
+                h = nn.relu(_conv_same(self.fast, features, kernel, f"Conv_{i}")(h))
                 h = layers.pool2x(h, self.downsample)
         h = h.reshape(h.shape[0], -1)  # 4 x 4 x 64 = 1024 for 64 x 64 images
         h = nn.relu(nn.Dense(256)(h))
@@ -166,7 +173,7 @@ class ConvDecoder(nn.Module):
             if self.upsample == "transpose":
                 h = _conv_transpose(self.fast, features, i)(h)
             else:
-                h = nn.Conv(features, (3, 3), padding="SAME", name=f"UpConv_{i}")(
+                h = _conv_same(self.fast, features, 3, f"UpConv_{i}")(
                     layers.upsample2x(h, self.upsample))
             if i < 3:
                 h = nn.relu(h)

@@ -84,12 +84,17 @@ def replica_layout(config) -> str:
     caches) against 0.95x mapped; FC 0.96x vmapped against 0.46x mapped
     (the map copies its 12M parameters and their moments every step);
     the broadcast decoder 0.85x vmapped against 0.07x mapped (XLA:CPU runs
-    the gradients of its 3x3 convolutions many times slower inside a loop).
-    """
+    the gradients of its 3x3 convolutions many times slower inside a loop),
+    and so the pooling, upsampling or ``conv_impl="flax"`` conv models too
+    (``map`` only for the strided conv model on :mod:`vaejax.layers`)."""
     layout = _option(config, "replica_layout")
     if layout != "auto":
         return layout
-    return "map" if config.architecture == "conv" and jax.default_backend() == "cpu" else "vmap"
+    # only vaejax.layers' products keep their speed inside lax.map's loop
+    own_products = (config.architecture == "conv" and options.get(config, "conv_impl") == "fast"
+                    and options.get(config, "downsample") == "stride"
+                    and options.get(config, "upsample") == "transpose")
+    return "map" if own_products and jax.default_backend() == "cpu" else "vmap"
 
 
 def replica_config(config: ml_collections.ConfigDict, replica: int) -> ml_collections.ConfigDict:
