@@ -96,16 +96,12 @@ def _conv_transpose(fast: bool, features: int, index: int) -> nn.Module:
                             name=f"ConvTranspose_{index}")
 
 
-def _conv_same(fast: bool, features: int, kernel: int, name: str) -> nn.Module:
+def _conv_stride1(fast: bool, features: int, kernel: int, padding: str, name: str) -> nn.Module:
+    """A stride-1 convolution: :class:`vaejax.layers.ConvSame` / ``ConvValid`` or ``nn.Conv``."""
     if fast:
-        return layers.ConvSame(features, kernel, name=name)
-    return nn.Conv(features, (kernel, kernel), padding="SAME", name=name)
-
-
-def _conv_valid(fast: bool, features: int, kernel: int, index: int) -> nn.Module:
-    if fast:
-        return layers.ConvValid(features, kernel, name=f"Conv_{index}")
-    return nn.Conv(features, (kernel, kernel), padding="VALID", name=f"Conv_{index}")
+        return (layers.ConvSame if padding == "SAME" else layers.ConvValid)(
+            features, kernel, name=name)
+    return nn.Conv(features, (kernel, kernel), padding=padding, name=name)
 
 
 class ConvEncoder(nn.Module):
@@ -139,7 +135,7 @@ class ConvEncoder(nn.Module):
             if self.downsample == "stride":
                 h = nn.relu(_conv(self.fast, features, kernel, i)(h))
             else:
-                h = nn.relu(_conv_same(self.fast, features, kernel, f"Conv_{i}")(h))
+                h = nn.relu(_conv_stride1(self.fast, features, kernel, "SAME", f"Conv_{i}")(h))
                 h = layers.pool2x(h, self.downsample)
         h = h.reshape(h.shape[0], -1)  # 4 x 4 x 64 = 1024 for 64 x 64 images
         h = nn.relu(nn.Dense(256)(h))
@@ -173,7 +169,7 @@ class ConvDecoder(nn.Module):
             if self.upsample == "transpose":
                 h = _conv_transpose(self.fast, features, i)(h)
             else:
-                h = _conv_same(self.fast, features, 3, f"UpConv_{i}")(
+                h = _conv_stride1(self.fast, features, 3, "SAME", f"UpConv_{i}")(
                     layers.upsample2x(h, self.upsample))
             if i < 3:
                 h = nn.relu(h)
@@ -224,9 +220,9 @@ class BroadcastDecoder(nn.Module):
                              f"image side {size}, got {self.resolution}")
         h = broadcast_grid(z, self.resolution + 2 * self.layers)
         for i in range(self.layers):
-            h = nn.relu(_conv_valid(self.fast, self.features, 3, i)(h))
+            h = nn.relu(_conv_stride1(self.fast, self.features, 3, "VALID", f"Conv_{i}")(h))
         if self.resolution == size:
-            return _conv_valid(self.fast, channels, 1, self.layers)(h)
+            return _conv_stride1(self.fast, channels, 1, "VALID", f"Conv_{self.layers}")(h)
         doublings = (size // self.resolution).bit_length() - 1
         for i in range(doublings - 1):
             h = nn.relu(_conv_transpose(self.fast, self.features, i)(h))
